@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/* UID/GID allocation from the reserved range. A cursor walks the range
+ * and wraps, so a released uid comes back only after every other uid of
+ * the range has been handed out (no quick reuse: files or IPC objects an
+ * old agent left behind never become a new agent's). The cursor is
+ * persisted with each mint. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+struct allocator {
+        uint32_t min, max, next;
+        /* Is this id taken by an account or group outside agentid? Defaults
+         * to an NSS lookup; tests replace it. */
+        bool (*id_is_foreign)(uint32_t id);
+};
+
+#define ALLOCATOR_META_KEY "next_uid"
+
+int allocator_init(struct allocator *a, uint32_t min, uint32_t max, struct store *store);
+
+/* Find a free uid (== gid). -ENOSPC if none is free within the search
+ * bound. Advances the cursor; the caller stores a->next in its mint
+ * transaction. */
+int allocator_pick(struct allocator *a, struct store *store, uint32_t *ret);
+
+/* At start: refuse a range that overlaps an account or group the host
+ * already has (other than agentid's own live agents). */
+int allocator_check_range(uint32_t min, uint32_t max, struct store *store, char *error, size_t error_size);
+
+bool allocator_id_is_foreign_nss(uint32_t id);

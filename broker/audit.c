@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+#include "audit.h"
+
+#define SD_JOURNAL_SUPPRESS_LOCATION
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+#include <systemd/sd-journal.h>
+#include <unistd.h>
+
+#include "agentid/events.h"
+#include "log.h"
+
+static const char *const message_ids[_EVENT_TYPE_MAX] = {
+        [EVENT_MINT] = AGENTID_MESSAGE_ID_MINT,     [EVENT_DENY] = AGENTID_MESSAGE_ID_DENY,
+        [EVENT_REVOKE] = AGENTID_MESSAGE_ID_REVOKE, [EVENT_EXPIRE] = AGENTID_MESSAGE_ID_EXPIRE,
+        [EVENT_START] = AGENTID_MESSAGE_ID_START,   [EVENT_STOP] = AGENTID_MESSAGE_ID_STOP,
+};
+
+void audit_init(struct audit *a, struct store *store, enum journal_mode mode) {
+        a->store = store;
+        switch (mode) {
+        case JOURNAL_OFF:
+                a->journal = a->journal_required = false;
+                break;
+        case JOURNAL_REQUIRED:
+                a->journal = a->journal_required = true;
+                break;
+        default:
+                a->journal = a->journal_required = access("/run/systemd/journal/socket", F_OK) == 0;
+                if (!a->journal)
+                        log_warning("journald is not running: audit events go to the event table only");
+                break;
+        }
+}
+
+static int priority_of(enum event_type t) {
+        return t == EVENT_DENY ? LOG_WARNING : LOG_INFO;
+}
+
+static void format_message(const struct event *e, char *buf, size_t size) {
+        const char *agent = e->agent ? e->agent : "-";
+
+        switch (e->type) {
+        case EVENT_MINT:
+                snprintf(buf, size, "agent %s minted (uid %" PRId64 ", template %s, owner uid %" PRId64 ")", agent,
+                         e->uid, e->template_name ? e->template_name : "-", e->owner_uid);
+                break;
+        case EVENT_DENY:
+                snprintf(buf, size, "request from uid %" PRId64 " denied: %s", e->caller_uid,
+                         e->detail ? e->detail : "-");
+                break;
+        case EVENT_REVOKE:
+                snprintf(buf, size, "agent %s revoked: %s", agent, e->detail ? e->detail : "-");
+                break;
+        case EVENT_EXPIRE:
+                snprintf(buf, size, "agent %s expired", agent);
+                break;
+        case EVENT_START:
+                snprintf(buf, size, "agentid broker started: %s", e->detail ? e->detail : "");
+                break;
+        case EVENT_STOP:
+                snprintf(buf, size, "agentid broker stopping: %s", e->detail ? e->detail : "");
+                break;
+        default:
+                snprintf(buf, size, "agentid event");
+                break;
+        }
+}
+
+int audit_record(struct audit *a, const struct event *e) {
+        char message[768];
+        int r;
+
+        r = store_append_event(a->store, e);
+        if (r < 0) {
+                log_error("audit: cannot record %s event in the event table: %s", event_type_to_string(e->type),
+                          store_error(a->store));
+                return r;
+        }
+        if (!a->journal)
+                return 0;
+
+        format_message(e, message, sizeof(message));
+        r = sd_journal_send("MESSAGE=%s", message, "MESSAGE_ID=%s", message_ids[e->type], "PRIORITY=%d",
+                            priority_of(e->type), "SYSLOG_IDENTIFIER=agentidd", "AGENTID_EVENT=%s",
+                            event_type_to_string(e->type), "AGENTID_AGENT=%s", e->agent ? e->agent : "",
+                            "AGENTID_UID=%" PRId64, e->uid, "AGENTID_OWNER_UID=%" PRId64, e->owner_uid,
+                            "AGENTID_TEMPLATE=%s", e->template_name ? e->template_name : "", "AGENTID_REASON=%s",
+                            e->reason ? e->reason : "", "AGENTID_CALLER_UID=%" PRId64, e->caller_uid,
+                            "AGENTID_CALLER_PID=%" PRId64, e->caller_pid, "AGENTID_DETAIL=%s",
+                            e->detail ? e->detail : "", NULL);
+        if (r < 0) {
+                log_error("audit: journald refused the %s event: %s", event_type_to_string(e->type), strerror(-r));
+                if (a->journal_required)
+                        return r;
+        }
+        return 0;
+}

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/* The broker's state, shared by the event loop and the method handlers. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "allocator.h"
+#include "audit.h"
+#include "config.h"
+#include "expiry.h"
+#include "store.h"
+#include "template.h"
+
+/* Who is calling, as the kernel says (SO_PEERCRED, SO_PEERGROUPS): never
+ * what the caller claims. */
+struct caller {
+        uid_t uid;
+        gid_t gid;
+        pid_t pid;
+        gid_t *groups; /* primary gid first, then supplementary */
+        size_t n_groups;
+};
+
+struct conn;
+
+struct broker {
+        struct config config;
+        const char *config_path, *state_dir, *runtime_dir;
+        char socket_path[108];
+        struct store *store;
+        struct template_set templates;
+        struct allocator allocator;
+        struct expiry expiry;
+        struct audit audit;
+
+        int epoll_fd, listen_fd, signal_fd, tick_fd;
+        bool socket_activated, quit;
+        struct conn *conns;
+        unsigned n_conns;
+        uint64_t started_usec;
+        uint64_t live_count; /* for Status and sd_notify STATUS= */
+};
+
+/* A method's answer: parameters on success, or an error name and message. */
+struct reply {
+        json_t *parameters;
+        const char *error;
+        char message[512];
+};
+
+int reply_fail(struct reply *r, const char *error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Dispatch one decoded request. */
+void broker_dispatch(struct broker *b, const struct caller *c, const char *method, json_t *parameters,
+                     struct reply *reply);
+
+/* Method handlers (methods-*.c). Return 0 with reply->parameters set, or
+ * a negative value with reply->error set. */
+int method_mint(struct broker *b, const struct caller *c, json_t *params, struct reply *reply);
+int method_list(struct broker *b, const struct caller *c, json_t *params, struct reply *reply);
+int method_show(struct broker *b, const struct caller *c, json_t *params, struct reply *reply);
+int method_revoke(struct broker *b, const struct caller *c, json_t *params, struct reply *reply);
+int method_status(struct broker *b, const struct caller *c, json_t *params, struct reply *reply);
+
+/* Refuse parameters a method does not know (a typo must not pass as a
+ * default). */
+int params_check_known(json_t *params, const char *const *known, struct reply *reply);
+
+/* The JSON form of an identity (docs/protocol.md, "Identity object"). */
+json_t *identity_to_json(const struct identity *i, uint64_t now_usec);
+
+/* Policy (policy.c). */
+bool caller_is_admin(const struct broker *b, const struct caller *c);
+bool caller_may_mint(const struct template *t, const struct caller *c);
+bool caller_may_manage(const struct broker *b, const struct caller *c, const struct identity *i);
+
+/* Record a denial (its own transaction; a refusal stands even if the
+ * record fails). */
+void broker_record_denial(struct broker *b, const struct caller *c, const char *agent, const char *template_name,
+                          const char *detail);
+
+/* End identities (revoke or expire) in one transaction with their events.
+ * All or nothing. */
+int broker_end_identities(struct broker *b, const struct caller *c, const int64_t *ids, size_t n,
+                          enum identity_state state, const char *reason);
+
+/* Event loop (server.c). */
+int server_run(struct broker *b);
+
+/* Lifecycle (lifecycle.c). */
+int broker_expire_due(struct broker *b);
+int broker_load_live(struct broker *b);
+
+/* Where template load problems go (agentidd.c): the log, as warnings. */
+void broker_report_template_problem(const char *message);

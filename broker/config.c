@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "duration.h"
+#include "ini-file.h"
+#include "macro.h"
+#include "names.h"
+
+void config_init(struct config *c, const char *config_path) {
+        char dir[AGENTID_PATH_MAX + 1];
+
+        *c = (struct config) {
+                .uid_min = AGENTID_UID_MIN_DEFAULT,
+                .uid_max = AGENTID_UID_MAX_DEFAULT,
+                .max_connections = AGENTID_MAX_CONNECTIONS_DEFAULT,
+                .idle_timeout_usec = AGENTID_IDLE_TIMEOUT_USEC_DEFAULT,
+                .journal = JOURNAL_AUTO,
+        };
+        strcpy(c->name_prefix, "ag-");
+        snprintf(dir, sizeof(dir), "%s", config_path);
+        snprintf(c->templates_dir, sizeof(c->templates_dir), "%s/templates.d", dirname(dir));
+}
+
+static int parse_u32(const char *v, uint32_t *ret) {
+        char *end;
+        unsigned long long n;
+
+        if (!(*v >= '0' && *v <= '9'))
+                return -EINVAL;
+        errno = 0;
+        n = strtoull(v, &end, 10);
+        if (errno || *end || n >= UINT32_MAX)
+                return -EINVAL;
+        *ret = (uint32_t) n;
+        return 0;
+}
+
+static int on_key(void *userdata, const char *section, const char *key, const char *value, char *why,
+                  size_t why_size) {
+        struct config *c = userdata;
+        uint32_t n;
+
+        if (!streq(section, "broker")) {
+                snprintf(why, why_size, "unknown section [%.32s] (expected [broker])", section);
+                return -EINVAL;
+        }
+        if (streq(key, "name_prefix")) {
+                if (!name_prefix_is_valid(value)) {
+                        snprintf(why, why_size, "name_prefix must be [a-z][a-z0-9-]*, at most %d characters",
+                                 AGENTID_PREFIX_MAX);
+                        return -EINVAL;
+                }
+                strcpy(c->name_prefix, value);
+        } else if (streq(key, "uid_min") || streq(key, "uid_max")) {
+                if (parse_u32(value, &n) < 0 || n == 0) {
+                        snprintf(why, why_size, "%s must be a uid between 1 and 4294967294", key);
+                        return -EINVAL;
+                }
+                *(streq(key, "uid_min") ? &c->uid_min : &c->uid_max) = n;
+        } else if (streq(key, "max_connections")) {
+                if (parse_u32(value, &n) < 0 || n < 1 || n > 65536) {
+                        snprintf(why, why_size, "max_connections must be between 1 and 65536");
+                        return -EINVAL;
+                }
+                c->max_connections = n;
+        } else if (streq(key, "idle_timeout")) {
+                uint64_t usec;
+                if (duration_parse(value, &usec) < 0 || usec < 100000 || usec > UINT64_C(3600) * 1000000) {
+                        snprintf(why, why_size, "idle_timeout must be a duration between 100ms and 1h");
+                        return -EINVAL;
+                }
+                c->idle_timeout_usec = usec;
+        } else if (streq(key, "templates_dir")) {
+                if (value[0] != '/' || strlen(value) > AGENTID_PATH_MAX) {
+                        snprintf(why, why_size, "templates_dir must be an absolute path");
+                        return -EINVAL;
+                }
+                strcpy(c->templates_dir, value);
+        } else if (streq(key, "admins")) {
+                char inner[192];
+                int r = principal_set_parse(&c->admins, value, inner, sizeof(inner));
+                if (r < 0) {
+                        snprintf(why, why_size, "admins: %s", inner);
+                        return r;
+                }
+        } else if (streq(key, "journal")) {
+                if (!strcasecmp(value, "auto"))
+                        c->journal = JOURNAL_AUTO;
+                else if (!strcasecmp(value, "required"))
+                        c->journal = JOURNAL_REQUIRED;
+                else if (!strcasecmp(value, "off"))
+                        c->journal = JOURNAL_OFF;
+                else {
+                        snprintf(why, why_size, "journal must be auto, required or off");
+                        return -EINVAL;
+                }
+        } else {
+                snprintf(why, why_size, "unknown key \"%.64s\"", key);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+int config_load(struct config *c, const char *path, char *error, size_t error_size) {
+        int r = ini_file_parse(path, on_key, c, error, error_size);
+
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0) {
+                if (!error[0])
+                        snprintf(error, error_size, "%s: %s", path, strerror(-r));
+                return r;
+        }
+        if (c->uid_min > c->uid_max) {
+                snprintf(error, error_size, "%s: uid_min is above uid_max", path);
+                return -EINVAL;
+        }
+        return 0;
+}

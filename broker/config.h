@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/* agentid.conf: the broker's own settings (see agentid.conf(5)). */
+#pragma once
+
+#include <stdint.h>
+
+#include "agentid/limits.h"
+#include "principals.h"
+
+enum journal_mode {
+        JOURNAL_AUTO,     /* required if journald is running at start */
+        JOURNAL_REQUIRED, /* an event journald refuses fails the operation */
+        JOURNAL_OFF,      /* event table only (tests, hosts without journald) */
+};
+
+struct config {
+        char name_prefix[AGENTID_PREFIX_MAX + 1];
+        uint32_t uid_min, uid_max;
+        unsigned max_connections;
+        uint64_t idle_timeout_usec;
+        char templates_dir[AGENTID_PATH_MAX + 1];
+        struct principal_set admins;
+        enum journal_mode journal;
+};
+
+/* Defaults; templates_dir is "templates.d" beside the config file. */
+void config_init(struct config *c, const char *config_path);
+
+/* Load path over the defaults. A missing file is not an error (defaults
+ * apply); anything invalid is, with "file:line: why" in error. */
+int config_load(struct config *c, const char *path, char *error, size_t error_size);

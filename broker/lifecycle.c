@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT */
+/* Ending identities: revocation, TTL expiry, and catching up on both when
+ * the broker starts. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "duration.h"
+#include "log.h"
+
+void broker_record_denial(struct broker *b, const struct caller *c, const char *agent, const char *template_name,
+                          const char *detail) {
+        struct event e = {
+                .type = EVENT_DENY,
+                .time_usec = now_usec(),
+                .agent = agent,
+                .uid = -1,
+                .owner_uid = -1,
+                .template_name = template_name,
+                .caller_uid = c->uid,
+                .caller_pid = c->pid,
+                .detail = detail,
+        };
+
+        if (store_begin(b->store) < 0)
+                return;
+        if (audit_record(&b->audit, &e) < 0 || store_commit(b->store) < 0) {
+                store_rollback(b->store);
+                log_error("could not record a denial for uid %u: %s", (unsigned) c->uid, detail);
+        }
+}
+
+int broker_end_identities(struct broker *b, const struct caller *c, const int64_t *ids, size_t n,
+                          enum identity_state state, const char *reason) {
+        uint64_t now = now_usec();
+        size_t ended = 0;
+        int r;
+
+        r = store_begin(b->store);
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < n; k++) {
+                struct identity i;
+                struct event e;
+
+                r = store_get(b->store, ids[k], &i);
+                if (r < 0)
+                        goto fail;
+                r = store_end_identity(b->store, ids[k], state, now, reason);
+                if (r == -ESTALE) /* already ended: nothing to do */
+                        continue;
+                if (r < 0)
+                        goto fail;
+                e = (struct event) {
+                        .type = state == IDENTITY_EXPIRED ? EVENT_EXPIRE : EVENT_REVOKE,
+                        .time_usec = now,
+                        .agent = i.name,
+                        .uid = i.uid,
+                        .owner_uid = i.owner_uid,
+                        .template_name = i.template_name,
+                        .reason = i.reason,
+                        .caller_uid = c ? (int64_t) c->uid : -1,
+                        .caller_pid = c ? (int64_t) c->pid : -1,
+                        .detail = reason,
+                };
+                r = audit_record(&b->audit, &e);
+                if (r < 0)
+                        goto fail;
+                ended++;
+        }
+        r = store_commit(b->store);
+        if (r < 0)
+                goto fail;
+        b->live_count -= ended <= b->live_count ? ended : b->live_count;
+        return (int) (ended > INT32_MAX ? INT32_MAX : ended);
+fail:
+        store_rollback(b->store);
+        return r;
+}
+
+/* Expire everything due. Called when the timerfd fires and at start. */
+int broker_expire_due(struct broker *b) {
+        struct expiry_entry entry;
+        uint64_t now = now_usec();
+        int64_t *ids = NULL;
+        size_t n = 0, cap = 0;
+        int r = 0;
+
+        while (expiry_pop_due(&b->expiry, now, &entry)) {
+                if (n == cap) {
+                        size_t ncap = cap ? cap * 2 : 64;
+                        int64_t *nids = realloc(ids, ncap * sizeof(*ids));
+                        if (!nids) {
+                                /* Put it back; the next tick retries. */
+                                (void) expiry_add(&b->expiry, entry.deadline_usec, entry.id);
+                                r = -ENOMEM;
+                                break;
+                        }
+                        ids = nids;
+                        cap = ncap;
+                }
+                ids[n++] = entry.id;
+        }
+        if (n > 0) {
+                int e = broker_end_identities(b, NULL, ids, n, IDENTITY_EXPIRED, "ttl expired");
+                if (e < 0) {
+                        /* Could not record the expiry (disk full, journald
+                         * gone): retry shortly. The identity is already past
+                         * its deadline everywhere it is checked. */
+                        log_error("could not expire %zu identities: %s; retrying in 1s", n, strerror(-e));
+                        for (size_t k = 0; k < n; k++)
+                                (void) expiry_add(&b->expiry, now + 1000000, ids[k]);
+                        r = e;
+                }
+        }
+        free(ids);
+        (void) expiry_arm(&b->expiry);
+        return r;
+}
+
+static int load_one(void *userdata, const struct identity *i) {
+        struct broker *b = userdata;
+        b->live_count++;
+        return expiry_add(&b->expiry, i->expires_usec, i->id);
+}
+
+int broker_load_live(struct broker *b) {
+        struct store_filter f = { .owner_uid = -1 };
+        int r;
+
+        b->live_count = 0;
+        r = store_list(b->store, &f, load_one, b);
+        if (r < 0)
+                return r;
+        return broker_expire_due(b);
+}

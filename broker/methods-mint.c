@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: MIT */
+/* io.agentid.Mint: a new identity from a template, for the calling user. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agentid/protocol.h"
+#include "broker.h"
+#include "duration.h"
+#include "log.h"
+#include "macro.h"
+#include "protocol.h"
+#include "names.h"
+
+/* ttl may be a duration string ("5m") or a number of seconds. */
+static int param_ttl(json_t *params, uint64_t *ret) {
+        json_t *v = json_object_get(params, "ttl");
+        const char *s;
+
+        if (!v || json_is_null(v))
+                return -ENOENT;
+        if (json_is_integer(v)) {
+                json_int_t n = json_integer_value(v);
+                if (n <= 0 || (uint64_t) n > AGENTID_TTL_MAX_USEC / 1000000)
+                        return -ERANGE;
+                *ret = (uint64_t) n * 1000000;
+                return 0;
+        }
+        if (json_get_string(params, "ttl", &s) < 0)
+                return -EINVAL;
+        return duration_parse(s, ret);
+}
+
+static int optional_text(json_t *params, const char *key, size_t max, char *dst, size_t size,
+                         struct reply *reply) {
+        const char *s;
+        int r = json_get_string(params, key, &s);
+
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0 || !text_is_valid(s, max))
+                return reply_fail(reply, AGENTID_ERROR_INVALID_PARAMETER,
+                                  "%s must be printable UTF-8 text of 1 to %zu bytes", key, max);
+        snprintf(dst, size, "%s", s);
+        return 0;
+}
+
+static void join_groups(const struct template *t, char *buf, size_t size) {
+        size_t o = 0;
+
+        buf[0] = '\0';
+        for (size_t k = 0; k < t->n_groups && o < size; k++)
+                o += (size_t) snprintf(buf + o, size - o, "%s%s", k ? "," : "", t->group_names[k]);
+}
+
+int method_mint(struct broker *b, const struct caller *c, json_t *params, struct reply *reply) {
+        static const char *const known[] = { "template", "ttl", "reason", "on_behalf_of", NULL };
+        const struct template *t;
+        const char *template_name = "default";
+        struct identity i = {};
+        struct event e;
+        char detail[256], a[32], m[32];
+        uint64_t ttl;
+        int r;
+
+        if (params_check_known(params, known, reply) < 0)
+                return -1;
+        r = json_get_string(params, "template", &template_name);
+        if (r == -EINVAL || (r == 0 && !template_name_is_valid(template_name)))
+                return reply_fail(reply, AGENTID_ERROR_INVALID_PARAMETER, "template must be a template name");
+        if (r == -ENOENT)
+                template_name = "default";
+        t = template_set_find(&b->templates, template_name);
+        if (!t) {
+                snprintf(detail, sizeof(detail), "no template \"%s\"", template_name);
+                broker_record_denial(b, c, NULL, template_name, detail);
+                return reply_fail(reply, AGENTID_ERROR_NO_SUCH_TEMPLATE, "%s", detail);
+        }
+        if (!caller_may_mint(t, c)) {
+                snprintf(detail, sizeof(detail), "uid %u may not mint with template \"%s\"", (unsigned) c->uid,
+                         t->name);
+                broker_record_denial(b, c, NULL, t->name, detail);
+                return reply_fail(reply, AGENTID_ERROR_PERMISSION_DENIED, "%s (not among its invokers)", detail);
+        }
+
+        r = param_ttl(params, &ttl);
+        if (r == -ENOENT)
+                ttl = t->ttl_usec;
+        else if (r < 0 || ttl < AGENTID_TTL_MIN_USEC)
+                return reply_fail(reply, AGENTID_ERROR_INVALID_PARAMETER,
+                                  "ttl must be a duration such as 90s, 5m or 1h30m, at least 1s");
+        if (ttl > t->max_ttl_usec) {
+                snprintf(detail, sizeof(detail), "ttl %s exceeds template \"%s\" max_ttl %s",
+                         duration_format(ttl, a, sizeof(a)), t->name, duration_format(t->max_ttl_usec, m, sizeof(m)));
+                broker_record_denial(b, c, NULL, t->name, detail);
+                return reply_fail(reply, AGENTID_ERROR_PERMISSION_DENIED, "%s", detail);
+        }
+        if (optional_text(params, "reason", AGENTID_REASON_MAX, i.reason, sizeof(i.reason), reply) < 0 ||
+            optional_text(params, "on_behalf_of", AGENTID_ON_BEHALF_OF_MAX, i.on_behalf_of,
+                          sizeof(i.on_behalf_of), reply) < 0)
+                return -1;
+
+        r = allocator_pick(&b->allocator, b->store, &i.uid);
+        if (r == -ENOSPC) {
+                broker_record_denial(b, c, NULL, t->name, "uid range exhausted");
+                return reply_fail(reply, AGENTID_ERROR_RANGE_EXHAUSTED, "no free uid in %u-%u",
+                                  (unsigned) b->allocator.min, (unsigned) b->allocator.max);
+        }
+        if (r < 0)
+                return reply_fail(reply, AGENTID_ERROR_INTERNAL, "allocating a uid failed: %s", strerror(-r));
+        i.gid = i.uid;
+        i.owner_uid = c->uid;
+        i.invoker_pid = c->pid;
+        snprintf(i.template_name, sizeof(i.template_name), "%s", t->name);
+        snprintf(i.shell, sizeof(i.shell), "%s", t->shell);
+        join_groups(t, i.groups, sizeof(i.groups));
+        i.created_usec = now_usec();
+        i.expires_usec = i.created_usec + ttl;
+
+        /* A random suffix collides about once in 387M; retry a few times. */
+        for (int attempt = 0; attempt < 8; attempt++) {
+                r = agent_name_generate(b->config.name_prefix, t->name, i.name, sizeof(i.name));
+                if (r < 0)
+                        return reply_fail(reply, AGENTID_ERROR_INTERNAL, "generating a name failed: %s",
+                                          strerror(-r));
+                r = template_home_for(t, i.name, i.home, sizeof(i.home));
+                if (r < 0)
+                        return reply_fail(reply, AGENTID_ERROR_INTERNAL, "home path too long");
+
+                r = store_begin(b->store);
+                if (r < 0)
+                        break;
+                r = store_insert_identity(b->store, &i);
+                if (r == -EEXIST) {
+                        store_rollback(b->store);
+                        continue;
+                }
+                if (r == 0)
+                        r = store_set_meta_u64(b->store, ALLOCATOR_META_KEY, b->allocator.next);
+                if (r == 0) {
+                        e = (struct event) {
+                                .type = EVENT_MINT,
+                                .time_usec = i.created_usec,
+                                .agent = i.name,
+                                .uid = i.uid,
+                                .owner_uid = i.owner_uid,
+                                .template_name = i.template_name,
+                                .reason = i.reason,
+                                .caller_uid = c->uid,
+                                .caller_pid = c->pid,
+                                .detail = duration_format(ttl, a, sizeof(a)),
+                        };
+                        r = audit_record(&b->audit, &e);
+                        if (r < 0) {
+                                store_rollback(b->store);
+                                return reply_fail(reply, AGENTID_ERROR_AUDIT_FAILED,
+                                                  "the mint could not be recorded, so it was refused: %s",
+                                                  strerror(-r));
+                        }
+                }
+                if (r == 0)
+                        r = store_commit(b->store);
+                break;
+        }
+        if (r < 0) {
+                store_rollback(b->store);
+                log_error("mint for uid %u failed: %s (%s)", (unsigned) c->uid, strerror(-r), store_error(b->store));
+                return reply_fail(reply, AGENTID_ERROR_INTERNAL, "the identity could not be stored: %s", strerror(-r));
+        }
+
+        b->live_count++;
+        if (expiry_add(&b->expiry, i.expires_usec, i.id) < 0 || expiry_arm(&b->expiry) < 0) {
+                /* Without a timer the TTL would not hold: undo. */
+                int64_t id = i.id;
+                (void) broker_end_identities(b, NULL, &id, 1, IDENTITY_REVOKED, "could not arm expiry");
+                return reply_fail(reply, AGENTID_ERROR_INTERNAL, "could not arm the expiry timer");
+        }
+        reply->parameters = identity_to_json(&i, i.created_usec);
+        return 0;
+}

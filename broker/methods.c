@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT */
+/* Method dispatch and what the handlers share. */
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agentid/protocol.h"
+#include "broker.h"
+#include "duration.h"
+#include "macro.h"
+
+int reply_fail(struct reply *r, const char *error, const char *fmt, ...) {
+        va_list ap;
+
+        json_decref(r->parameters);
+        r->parameters = NULL;
+        r->error = error;
+        va_start(ap, fmt);
+        vsnprintf(r->message, sizeof(r->message), fmt, ap);
+        va_end(ap);
+        return -1;
+}
+
+int params_check_known(json_t *params, const char *const *known, struct reply *reply) {
+        const char *key;
+        json_t *value;
+
+        json_object_foreach(params, key, value) {
+                bool ok = false;
+                for (const char *const *k = known; *k; k++)
+                        if (streq(*k, key)) {
+                                ok = true;
+                                break;
+                        }
+                if (!ok)
+                        return reply_fail(reply, AGENTID_ERROR_INVALID_PARAMETER, "unknown parameter \"%.64s\"",
+                                          key);
+        }
+        return 0;
+}
+
+static json_t *string_or_null(const char *s) {
+        return s && *s ? json_string(s) : json_null();
+}
+
+json_t *identity_to_json(const struct identity *i, uint64_t now_usec) {
+        char created[RFC3339_MAX], expires[RFC3339_MAX], ended[RFC3339_MAX];
+        struct passwd pw, *res = NULL;
+        char buf[1024], uidbuf[16];
+        const char *owner;
+        json_t *groups = json_array(), *o;
+        enum identity_state state = i->state;
+
+        /* A live record past its deadline is reported as what it is: the
+         * expiry timer will catch up with the store within a tick. */
+        if (state == IDENTITY_LIVE && i->expires_usec <= now_usec)
+                state = IDENTITY_EXPIRED;
+
+        if (getpwuid_r(i->owner_uid, &pw, buf, sizeof(buf), &res) == 0 && res)
+                owner = res->pw_name;
+        else {
+                snprintf(uidbuf, sizeof(uidbuf), "%u", (unsigned) i->owner_uid);
+                owner = uidbuf;
+        }
+        for (const char *p = i->groups; *p;) {
+                size_t n = strcspn(p, ",");
+                json_array_append_new(groups, json_stringn(p, n));
+                p += n;
+                p += *p == ',';
+        }
+        o = json_pack("{s:s, s:I, s:I, s:s, s:I, s:I, s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:o, s:s, s:s, s:I, s:I}",
+                      "name", i->name, "uid", (json_int_t) i->uid, "gid", (json_int_t) i->gid, "owner", owner,
+                      "owner_uid", (json_int_t) i->owner_uid, "invoker_pid", (json_int_t) i->invoker_pid,
+                      "template", i->template_name, "state", identity_state_to_string(state), "reason",
+                      string_or_null(i->reason), "on_behalf_of", string_or_null(i->on_behalf_of), "parent",
+                      string_or_null(i->parent), "home", i->home, "shell", i->shell, "groups", groups,
+                      "created_at", rfc3339_format(i->created_usec, created, sizeof(created)), "expires_at",
+                      rfc3339_format(i->expires_usec, expires, sizeof(expires)), "created_usec",
+                      (json_int_t) i->created_usec, "expires_usec", (json_int_t) i->expires_usec);
+        if (o && i->state != IDENTITY_LIVE) {
+                json_object_set_new(o, "ended_at", json_string(rfc3339_format(i->ended_usec, ended, sizeof(ended))));
+                json_object_set_new(o, "end_reason", string_or_null(i->end_reason));
+        }
+        return o;
+}
+
+static const struct {
+        const char *name;
+        int (*handler)(struct broker *b, const struct caller *c, json_t *params, struct reply *reply);
+} methods[] = {
+        { AGENTID_METHOD_MINT, method_mint },     { AGENTID_METHOD_LIST, method_list },
+        { AGENTID_METHOD_SHOW, method_show },     { AGENTID_METHOD_REVOKE, method_revoke },
+        { AGENTID_METHOD_STATUS, method_status },
+};
+
+void broker_dispatch(struct broker *b, const struct caller *c, const char *method, json_t *parameters,
+                     struct reply *reply) {
+        for (size_t i = 0; i < ELEMENTSOF(methods); i++)
+                if (streq(methods[i].name, method)) {
+                        if (methods[i].handler(b, c, parameters, reply) == 0 && !reply->parameters)
+                                reply_fail(reply, AGENTID_ERROR_INTERNAL, "out of memory");
+                        return;
+                }
+        reply_fail(reply, AGENTID_ERROR_METHOD_NOT_FOUND, "unknown method %.64s", method);
+}

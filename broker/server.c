@@ -1,0 +1,444 @@
+/* SPDX-License-Identifier: MIT */
+/* The event loop: one thread, epoll over the listening socket, client
+ * connections, the expiry timer, a housekeeping tick and signals. No
+ * client can block it: all client I/O is nonblocking and bounded. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agentid/protocol.h"
+#include "broker.h"
+#include "log.h"
+#include "macro.h"
+#include "protocol.h"
+
+enum watch_kind { WATCH_LISTEN, WATCH_SIGNAL, WATCH_EXPIRY, WATCH_TICK, WATCH_CONN };
+
+/* epoll's data pointer points at one of these (first member of conn). */
+struct watch {
+        enum watch_kind kind;
+};
+
+struct conn {
+        struct watch watch;
+        int fd;
+        struct caller caller;
+        char *in;
+        size_t in_len, in_cap;
+        char *out;
+        size_t out_len, out_off, out_cap;
+        uint64_t last_active_ms;
+        bool close_after_flush;
+        bool dead; /* closed; freed once the current epoll batch is done */
+        struct conn *prev, *next;
+};
+
+/* Closed connections wait here until the end of the epoll batch, since a
+ * later event of the same batch may still point at them. */
+static struct conn *graveyard;
+
+static struct watch watch_listen = { WATCH_LISTEN }, watch_signal = { WATCH_SIGNAL },
+                    watch_expiry = { WATCH_EXPIRY }, watch_tick = { WATCH_TICK };
+
+static uint64_t monotonic_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+static void conn_close(struct broker *b, struct conn *c) {
+        if (c->dead)
+                return;
+        epoll_ctl(b->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
+        close(c->fd);
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                b->conns = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        b->n_conns--;
+        c->dead = true;
+        c->prev = NULL;
+        c->next = graveyard;
+        graveyard = c;
+}
+
+static void bury_closed(void) {
+        while (graveyard) {
+                struct conn *c = graveyard;
+                graveyard = c->next;
+                free(c->caller.groups);
+                free(c->in);
+                free(c->out);
+                free(c);
+        }
+}
+
+static int conn_update_events(struct broker *b, struct conn *c) {
+        struct epoll_event ev = { .data.ptr = &c->watch };
+
+        /* Stop reading while a reply is pending or the connection is
+         * being closed: a client that does not read cannot make us queue. */
+        if (c->out_len > c->out_off)
+                ev.events |= EPOLLOUT;
+        else if (!c->close_after_flush)
+                ev.events |= EPOLLIN;
+        return epoll_ctl(b->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev) < 0 ? -errno : 0;
+}
+
+/* Queue a frame (msg plus its NUL). */
+static int conn_queue(struct conn *c, const char *msg, size_t len) {
+        size_t need = c->out_len + len + 1;
+
+        if (need > AGENTID_OUTPUT_BUFFER_MAX)
+                return -ENOBUFS;
+        if (need > c->out_cap) {
+                size_t ncap = c->out_cap ? c->out_cap : 4096;
+                char *n;
+                while (ncap < need)
+                        ncap *= 2;
+                n = realloc(c->out, ncap);
+                if (!n)
+                        return -ENOMEM;
+                c->out = n;
+                c->out_cap = ncap;
+        }
+        memcpy(c->out + c->out_len, msg, len);
+        c->out[c->out_len + len] = '\0';
+        c->out_len += len + 1;
+        return 0;
+}
+
+static int conn_queue_error(struct conn *c, const char *error, const char *message) {
+        size_t len;
+        _cleanup_free_ char *msg = protocol_error_format(error, message, NULL, &len);
+        return msg ? conn_queue(c, msg, len) : -ENOMEM;
+}
+
+/* Returns <0 when the connection must be dropped. */
+static int conn_flush(struct conn *c) {
+        while (c->out_off < c->out_len) {
+                ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN)
+                                return 0;
+                        return -errno;
+                }
+                c->out_off += (size_t) n;
+        }
+        c->out_off = c->out_len = 0;
+        return c->close_after_flush ? -ECONNRESET : 0;
+}
+
+static void handle_message(struct broker *b, struct conn *c, const char *msg, size_t len) {
+        struct protocol_request req = {};
+        struct reply reply = {};
+        const char *why;
+        _cleanup_free_ char *out = NULL;
+        size_t out_len = 0;
+        int r;
+
+        r = protocol_request_parse(msg, len, &req, &why);
+        if (r < 0) {
+                log_debug("uid %u pid %d: bad request: %s", (unsigned) c->caller.uid, (int) c->caller.pid, why);
+                (void) conn_queue_error(c, r == -EMSGSIZE ? AGENTID_ERROR_MESSAGE_TOO_LARGE
+                                                          : AGENTID_ERROR_INVALID_REQUEST,
+                                        why ? why : "out of memory");
+                return;
+        }
+        broker_dispatch(b, &c->caller, req.method, req.parameters, &reply);
+        if (reply.error)
+                out = protocol_error_format(reply.error, reply.message, NULL, &out_len);
+        else
+                out = protocol_reply_format(reply.parameters, &out_len);
+        json_decref(reply.parameters);
+        protocol_request_done(&req);
+
+        if (out && out_len > AGENTID_MESSAGE_MAX) {
+                free(out);
+                out = protocol_error_format(AGENTID_ERROR_INTERNAL, "reply too large; use a smaller limit", NULL,
+                                            &out_len);
+        }
+        if (!out || conn_queue(c, out, out_len) < 0)
+                c->close_after_flush = true;
+}
+
+/* Returns <0 when the connection must be dropped. */
+static int conn_read(struct broker *b, struct conn *c) {
+        for (;;) {
+                ssize_t n;
+                size_t start = 0;
+
+                if (c->in_cap - c->in_len < 4096) {
+                        size_t ncap = c->in_cap ? c->in_cap * 2 : 8192;
+                        char *nb;
+                        if (ncap > AGENTID_REQUEST_MAX + 4096)
+                                ncap = AGENTID_REQUEST_MAX + 4096;
+                        if (ncap > c->in_cap) {
+                                nb = realloc(c->in, ncap);
+                                if (!nb)
+                                        return -ENOMEM;
+                                c->in = nb;
+                                c->in_cap = ncap;
+                        }
+                }
+                n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, MSG_DONTWAIT);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN)
+                                return 0;
+                        return -errno;
+                }
+                if (n == 0)
+                        return -ECONNRESET;
+                c->last_active_ms = monotonic_ms();
+                c->in_len += (size_t) n;
+
+                /* Handle every complete frame; keep the partial tail. */
+                for (;;) {
+                        char *nul = memchr(c->in + start, '\0', c->in_len - start);
+                        if (!nul)
+                                break;
+                        handle_message(b, c, c->in + start, (size_t) (nul - (c->in + start)));
+                        start = (size_t) (nul - c->in) + 1;
+                        if (c->close_after_flush)
+                                return 0;
+                }
+                if (start > 0) {
+                        memmove(c->in, c->in + start, c->in_len - start);
+                        c->in_len -= start;
+                }
+                if (c->in_len > AGENTID_REQUEST_MAX) {
+                        /* No terminator within the limit: answer once, then
+                         * hang up; the rest of the stream is not trusted. */
+                        (void) conn_queue_error(c, AGENTID_ERROR_MESSAGE_TOO_LARGE,
+                                                "request exceeds the maximum message size");
+                        c->close_after_flush = true;
+                        c->in_len = 0;
+                        return 0;
+                }
+                if (c->out_len > c->out_off)
+                        return 0; /* reply pending: read more after it is sent */
+        }
+}
+
+static void on_conn(struct broker *b, struct conn *c, uint32_t events) {
+        int r = 0;
+
+        if (c->dead)
+                return;
+        if (events & (EPOLLERR | EPOLLHUP) && !(events & EPOLLIN)) {
+                conn_close(b, c);
+                return;
+        }
+        if (events & EPOLLIN)
+                r = conn_read(b, c);
+        if (r == 0)
+                r = conn_flush(c);
+        if (r == 0)
+                r = conn_update_events(b, c);
+        if (r < 0)
+                conn_close(b, c);
+}
+
+static int peer_groups(int fd, gid_t primary, struct caller *caller) {
+        socklen_t len = 64 * sizeof(gid_t);
+        gid_t *g = NULL;
+
+        for (;;) {
+                gid_t *ng = realloc(g, len + sizeof(gid_t));
+                if (!ng) {
+                        free(g);
+                        return -ENOMEM;
+                }
+                g = ng;
+                if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g + 1, &len) == 0)
+                        break;
+                if (errno != ERANGE || len > 65536 * sizeof(gid_t)) {
+                        /* Without the group list, callers match by uid only:
+                         * less access, never more. */
+                        len = 0;
+                        break;
+                }
+        }
+        g[0] = primary;
+        caller->groups = g;
+        caller->n_groups = 1 + len / sizeof(gid_t);
+        return 0;
+}
+
+static void on_listen(struct broker *b) {
+        for (int k = 0; k < 64; k++) {
+                struct ucred cred;
+                socklen_t len = sizeof(cred);
+                struct epoll_event ev = { .events = EPOLLIN };
+                struct conn *c;
+                int fd = accept4(b->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+                if (fd < 0) {
+                        if (errno != EAGAIN && errno != EINTR)
+                                log_warning("accept: %s", strerror(errno));
+                        return;
+                }
+                if (b->n_conns >= b->config.max_connections) {
+                        static const char busy[] = "{\"error\":\"" AGENTID_ERROR_TOO_MANY_CONNECTIONS
+                                                   "\",\"parameters\":{\"message\":\"too many connections\"}}";
+                        (void) !send(fd, busy, sizeof(busy), MSG_NOSIGNAL | MSG_DONTWAIT);
+                        close(fd);
+                        continue;
+                }
+                if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.pid <= 0) {
+                        close(fd);
+                        continue;
+                }
+                c = calloc(1, sizeof(*c));
+                if (!c || peer_groups(fd, cred.gid, &c->caller) < 0) {
+                        free(c);
+                        close(fd);
+                        continue;
+                }
+                c->watch.kind = WATCH_CONN;
+                c->fd = fd;
+                c->caller.uid = cred.uid;
+                c->caller.gid = cred.gid;
+                c->caller.pid = cred.pid;
+                c->last_active_ms = monotonic_ms();
+                ev.data.ptr = &c->watch;
+                if (epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+                        free(c->caller.groups);
+                        free(c);
+                        close(fd);
+                        continue;
+                }
+                c->next = b->conns;
+                if (b->conns)
+                        b->conns->prev = c;
+                b->conns = c;
+                b->n_conns++;
+        }
+}
+
+static void on_tick(struct broker *b) {
+        uint64_t count, now = monotonic_ms(), idle_ms = b->config.idle_timeout_usec / 1000;
+        static uint64_t last_status = UINT64_MAX;
+
+        (void) !read(b->tick_fd, &count, sizeof(count));
+        for (struct conn *c = b->conns, *next; c; c = next) {
+                next = c->next;
+                if (now - c->last_active_ms >= idle_ms)
+                        conn_close(b, c);
+        }
+        if (last_status != b->live_count) {
+                last_status = b->live_count;
+                sd_notifyf(0, "STATUS=%llu live agents", (unsigned long long) b->live_count);
+        }
+}
+
+static void on_signal(struct broker *b) {
+        struct signalfd_siginfo si;
+
+        while (read(b->signal_fd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
+                if (si.ssi_signo == SIGHUP) {
+                        struct template_set fresh;
+                        if (template_set_load(&fresh, b->config.templates_dir, broker_report_template_problem) == 0) {
+                                template_set_free(&b->templates);
+                                b->templates = fresh;
+                                log_info("reloaded %zu templates", b->templates.n);
+                        }
+                } else {
+                        log_info("received %s, stopping", strsignal((int) si.ssi_signo));
+                        b->quit = true;
+                }
+        }
+}
+
+static int add_watch(struct broker *b, int fd, struct watch *w) {
+        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = w };
+        return epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+int server_run(struct broker *b) {
+        struct itimerspec tick = {};
+        uint64_t period_ms;
+        sigset_t mask;
+        int r;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        signal(SIGPIPE, SIG_IGN);
+
+        b->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+        b->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+        b->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+        if (b->epoll_fd < 0 || b->signal_fd < 0 || b->tick_fd < 0)
+                return -errno;
+        /* Idle connections are closed within half their timeout. */
+        period_ms = b->config.idle_timeout_usec / 2000;
+        if (period_ms > 1000)
+                period_ms = 1000;
+        tick.it_value.tv_sec = tick.it_interval.tv_sec = (time_t) (period_ms / 1000);
+        tick.it_value.tv_nsec = tick.it_interval.tv_nsec = (long) (period_ms % 1000) * 1000000;
+        if (timerfd_settime(b->tick_fd, 0, &tick, NULL) < 0)
+                return -errno;
+
+        if ((r = add_watch(b, b->listen_fd, &watch_listen)) < 0 || (r = add_watch(b, b->signal_fd, &watch_signal)) < 0 ||
+            (r = add_watch(b, b->expiry.timer_fd, &watch_expiry)) < 0 || (r = add_watch(b, b->tick_fd, &watch_tick)) < 0)
+                return r;
+
+        sd_notifyf(0, "READY=1\nSTATUS=%llu live agents", (unsigned long long) b->live_count);
+        log_info("ready on %s (%llu live agents)", b->socket_path, (unsigned long long) b->live_count);
+
+        while (!b->quit) {
+                struct epoll_event events[64];
+                int n = epoll_wait(b->epoll_fd, events, (int) ELEMENTSOF(events), -1);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                for (int k = 0; k < n; k++) {
+                        struct watch *w = events[k].data.ptr;
+                        switch (w->kind) {
+                        case WATCH_LISTEN:
+                                on_listen(b);
+                                break;
+                        case WATCH_SIGNAL:
+                                on_signal(b);
+                                break;
+                        case WATCH_EXPIRY:
+                                expiry_ack(&b->expiry);
+                                (void) broker_expire_due(b);
+                                break;
+                        case WATCH_TICK:
+                                on_tick(b);
+                                break;
+                        case WATCH_CONN:
+                                on_conn(b, (struct conn *) w, events[k].events);
+                                break;
+                        }
+                }
+                bury_closed();
+        }
+
+        sd_notify(0, "STOPPING=1");
+        while (b->conns)
+                conn_close(b, b->conns);
+        bury_closed();
+        return 0;
+}

@@ -1,0 +1,481 @@
+/* SPDX-License-Identifier: MIT */
+#include "store.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "macro.h"
+
+enum {
+        STMT_BEGIN,
+        STMT_COMMIT,
+        STMT_ROLLBACK,
+        STMT_INSERT_IDENTITY,
+        STMT_END_IDENTITY,
+        STMT_FIND_BY_ID,
+        STMT_FIND_BY_NAME,
+        STMT_FIND_BY_UID,
+        STMT_UID_IS_LIVE,
+        STMT_COUNT_LIVE,
+        STMT_LIST_LIVE,
+        STMT_LIST_LIVE_OWNER,
+        STMT_LIST_ALL,
+        STMT_LIST_ALL_OWNER,
+        STMT_APPEND_EVENT,
+        STMT_GET_META,
+        STMT_SET_META,
+        _STMT_MAX,
+};
+
+#define IDENTITY_COLUMNS                                                                             \
+        "id, name, uid, gid, owner_uid, invoker_pid, template, reason, on_behalf_of, parent, home, " \
+        "shell, groups, state, created_usec, expires_usec, ended_usec, end_reason"
+
+static const char *const statements[_STMT_MAX] = {
+        [STMT_BEGIN] = "BEGIN IMMEDIATE",
+        [STMT_COMMIT] = "COMMIT",
+        [STMT_ROLLBACK] = "ROLLBACK",
+        [STMT_INSERT_IDENTITY] =
+                "INSERT INTO identities (name, uid, gid, owner_uid, invoker_pid, template, reason, "
+                "on_behalf_of, parent, home, shell, groups, state, created_usec, expires_usec) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'live', ?13, ?14)",
+        [STMT_END_IDENTITY] = "UPDATE identities SET state = ?2, ended_usec = ?3, end_reason = ?4 "
+                              "WHERE id = ?1 AND state = 'live'",
+        [STMT_FIND_BY_ID] = "SELECT " IDENTITY_COLUMNS " FROM identities WHERE id = ?1",
+        [STMT_FIND_BY_NAME] = "SELECT " IDENTITY_COLUMNS " FROM identities WHERE name = ?1",
+        [STMT_FIND_BY_UID] = "SELECT " IDENTITY_COLUMNS " FROM identities WHERE uid = ?1 "
+                             "ORDER BY state = 'live' DESC, id DESC LIMIT 1",
+        [STMT_UID_IS_LIVE] = "SELECT 1 FROM identities WHERE uid = ?1 AND state = 'live'",
+        [STMT_COUNT_LIVE] = "SELECT count(*) FROM identities WHERE state = 'live'",
+        [STMT_LIST_LIVE] = "SELECT " IDENTITY_COLUMNS " FROM identities WHERE state = 'live' AND id > ?1 "
+                           "ORDER BY id LIMIT ?2",
+        [STMT_LIST_LIVE_OWNER] = "SELECT " IDENTITY_COLUMNS " FROM identities WHERE state = 'live' "
+                                 "AND owner_uid = ?3 AND id > ?1 ORDER BY id LIMIT ?2",
+        [STMT_LIST_ALL] = "SELECT " IDENTITY_COLUMNS " FROM identities WHERE id > ?1 ORDER BY id LIMIT ?2",
+        [STMT_LIST_ALL_OWNER] = "SELECT " IDENTITY_COLUMNS " FROM identities WHERE owner_uid = ?3 "
+                                "AND id > ?1 ORDER BY id LIMIT ?2",
+        [STMT_APPEND_EVENT] = "INSERT INTO events (time_usec, event, agent, uid, owner_uid, template, reason, "
+                              "caller_uid, caller_pid, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        [STMT_GET_META] = "SELECT value FROM meta WHERE key = ?1",
+        [STMT_SET_META] = "INSERT INTO meta (key, value) VALUES (?1, ?2) "
+                          "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+};
+
+/* Schema migrations, applied in order by user_version. Never edit a
+ * released step: add the next one. */
+static const char *const migrations[STORE_SCHEMA_VERSION] = {
+        /* 0 -> 1 */
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;"
+        "CREATE TABLE identities ("
+        "  id INTEGER PRIMARY KEY,"
+        "  name TEXT NOT NULL UNIQUE,"
+        "  uid INTEGER NOT NULL, gid INTEGER NOT NULL,"
+        "  owner_uid INTEGER NOT NULL, invoker_pid INTEGER NOT NULL,"
+        "  template TEXT NOT NULL, reason TEXT, on_behalf_of TEXT, parent TEXT,"
+        "  home TEXT NOT NULL, shell TEXT NOT NULL, groups TEXT NOT NULL,"
+        "  state TEXT NOT NULL CHECK (state IN ('live', 'revoked', 'expired')),"
+        "  created_usec INTEGER NOT NULL, expires_usec INTEGER NOT NULL,"
+        "  ended_usec INTEGER, end_reason TEXT) STRICT;"
+        /* A uid belongs to at most one live identity. */
+        "CREATE UNIQUE INDEX identities_live_uid ON identities (uid) WHERE state = 'live';"
+        "CREATE INDEX identities_uid ON identities (uid);"
+        "CREATE INDEX identities_live_owner ON identities (owner_uid) WHERE state = 'live';"
+        "CREATE TABLE events ("
+        "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  time_usec INTEGER NOT NULL, event TEXT NOT NULL,"
+        "  agent TEXT, uid INTEGER, owner_uid INTEGER, template TEXT, reason TEXT,"
+        "  caller_uid INTEGER, caller_pid INTEGER, detail TEXT) STRICT;"
+        "CREATE INDEX events_agent ON events (agent);"
+        /* The audit trail is append-only, even for the broker's own SQL. */
+        "CREATE TRIGGER events_no_update BEFORE UPDATE ON events "
+        "  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;"
+        "CREATE TRIGGER events_no_delete BEFORE DELETE ON events "
+        "  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;",
+};
+
+struct store {
+        sqlite3 *db;
+        sqlite3_stmt *stmt[_STMT_MAX];
+};
+
+static const char *const event_names[_EVENT_TYPE_MAX] = {
+        [EVENT_MINT] = "mint",     [EVENT_DENY] = "deny", [EVENT_REVOKE] = "revoke",
+        [EVENT_EXPIRE] = "expire", [EVENT_START] = "start", [EVENT_STOP] = "stop",
+};
+
+const char *event_type_to_string(enum event_type t) {
+        return (unsigned) t < _EVENT_TYPE_MAX ? event_names[t] : "unknown";
+}
+
+const char *store_error(struct store *s) {
+        return s && s->db ? sqlite3_errmsg(s->db) : "no database";
+}
+
+static int sqlite_to_errno(int rc) {
+        switch (rc & 0xff) {
+        case SQLITE_OK:
+        case SQLITE_DONE:
+        case SQLITE_ROW:
+                return 0;
+        case SQLITE_CONSTRAINT:
+                return -EEXIST;
+        case SQLITE_NOMEM:
+                return -ENOMEM;
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+                return -EBUSY;
+        case SQLITE_FULL:
+                return -ENOSPC;
+        case SQLITE_READONLY:
+        case SQLITE_PERM:
+        case SQLITE_AUTH:
+                return -EROFS;
+        default:
+                return -EIO;
+        }
+}
+
+static int exec(struct store *s, const char *sql) {
+        char *err = NULL;
+        int rc = sqlite3_exec(s->db, sql, NULL, NULL, &err);
+
+        if (rc != SQLITE_OK) {
+                log_error("database: %s", err ? err : sqlite3_errstr(rc));
+                sqlite3_free(err);
+                return sqlite_to_errno(rc);
+        }
+        return 0;
+}
+
+static int migrate(struct store *s) {
+        sqlite3_stmt *st = NULL;
+        int version, r;
+
+        if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
+            sqlite3_step(st) != SQLITE_ROW) {
+                sqlite3_finalize(st);
+                return -EIO;
+        }
+        version = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+
+        if (version > STORE_SCHEMA_VERSION) {
+                log_error("database schema version %d is newer than this broker understands (%d)", version,
+                          STORE_SCHEMA_VERSION);
+                return -EPROTO;
+        }
+        for (; version < STORE_SCHEMA_VERSION; version++) {
+                char pragma[64];
+
+                r = exec(s, "BEGIN IMMEDIATE");
+                if (r < 0)
+                        return r;
+                snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version + 1);
+                r = exec(s, migrations[version]);
+                if (r == 0)
+                        r = exec(s, pragma);
+                if (r == 0)
+                        r = exec(s, "COMMIT");
+                if (r < 0) {
+                        exec(s, "ROLLBACK");
+                        return r;
+                }
+                log_info("database schema migrated to version %d", version + 1);
+        }
+        return 0;
+}
+
+int store_open(const char *path, struct store **ret) {
+        struct store *s;
+        int r;
+
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                            NULL) != SQLITE_OK) {
+                log_error("%s: %s", path, store_error(s));
+                r = -EIO;
+                goto fail;
+        }
+        sqlite3_extended_result_codes(s->db, 1);
+        /* WAL: readers never block the writer. synchronous=FULL: a reply
+         * is only sent for a state change that survives power loss. */
+        r = exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+                    "PRAGMA busy_timeout = 2000; PRAGMA trusted_schema = OFF");
+        if (r < 0)
+                goto fail;
+        r = migrate(s);
+        if (r < 0)
+                goto fail;
+        for (int i = 0; i < _STMT_MAX; i++)
+                if (sqlite3_prepare_v3(s->db, statements[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[i], NULL) !=
+                    SQLITE_OK) {
+                        log_error("database: preparing statement %d: %s", i, store_error(s));
+                        r = -EIO;
+                        goto fail;
+                }
+        *ret = s;
+        return 0;
+fail:
+        store_close(s);
+        return r;
+}
+
+void store_close(struct store *s) {
+        if (!s)
+                return;
+        for (int i = 0; i < _STMT_MAX; i++)
+                sqlite3_finalize(s->stmt[i]);
+        sqlite3_close(s->db);
+        free(s);
+}
+
+/* Run a statement that returns no rows, then reset it. */
+static int step_done(struct store *s, sqlite3_stmt *st) {
+        int rc = sqlite3_step(st);
+        int r = rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+
+        if (r < 0 && r != -EEXIST)
+                log_error("database: %s", store_error(s));
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return r;
+}
+
+int store_begin(struct store *s) {
+        return step_done(s, s->stmt[STMT_BEGIN]);
+}
+
+int store_commit(struct store *s) {
+        int r = step_done(s, s->stmt[STMT_COMMIT]);
+        if (r < 0)
+                store_rollback(s);
+        return r;
+}
+
+void store_rollback(struct store *s) {
+        if (!sqlite3_get_autocommit(s->db))
+                (void) step_done(s, s->stmt[STMT_ROLLBACK]);
+}
+
+static void bind_text_or_null(sqlite3_stmt *st, int idx, const char *v) {
+        if (v && *v)
+                sqlite3_bind_text(st, idx, v, -1, SQLITE_STATIC);
+        else
+                sqlite3_bind_null(st, idx);
+}
+
+static void bind_id_or_null(sqlite3_stmt *st, int idx, int64_t v) {
+        if (v >= 0)
+                sqlite3_bind_int64(st, idx, v);
+        else
+                sqlite3_bind_null(st, idx);
+}
+
+int store_insert_identity(struct store *s, struct identity *i) {
+        sqlite3_stmt *st = s->stmt[STMT_INSERT_IDENTITY];
+        int r;
+
+        sqlite3_bind_text(st, 1, i->name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, i->uid);
+        sqlite3_bind_int64(st, 3, i->gid);
+        sqlite3_bind_int64(st, 4, i->owner_uid);
+        sqlite3_bind_int64(st, 5, i->invoker_pid);
+        sqlite3_bind_text(st, 6, i->template_name, -1, SQLITE_STATIC);
+        bind_text_or_null(st, 7, i->reason);
+        bind_text_or_null(st, 8, i->on_behalf_of);
+        bind_text_or_null(st, 9, i->parent);
+        sqlite3_bind_text(st, 10, i->home, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 11, i->shell, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 12, i->groups, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 13, (int64_t) i->created_usec);
+        sqlite3_bind_int64(st, 14, (int64_t) i->expires_usec);
+        r = step_done(s, st);
+        if (r == 0) {
+                i->id = sqlite3_last_insert_rowid(s->db);
+                i->state = IDENTITY_LIVE;
+        }
+        return r;
+}
+
+int store_end_identity(struct store *s, int64_t id, enum identity_state state, uint64_t when_usec,
+                       const char *reason) {
+        sqlite3_stmt *st = s->stmt[STMT_END_IDENTITY];
+        int r;
+
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_text(st, 2, identity_state_to_string(state), -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, (int64_t) when_usec);
+        bind_text_or_null(st, 4, reason);
+        r = step_done(s, st);
+        if (r == 0 && sqlite3_changes(s->db) == 0)
+                r = -ESTALE;
+        return r;
+}
+
+static void copy_column(sqlite3_stmt *st, int col, char *dst, size_t size) {
+        const unsigned char *v = sqlite3_column_text(st, col);
+        snprintf(dst, size, "%s", v ? (const char *) v : "");
+}
+
+static void row_to_identity(sqlite3_stmt *st, struct identity *i) {
+        int state;
+
+        memset(i, 0, sizeof(*i));
+        i->id = sqlite3_column_int64(st, 0);
+        copy_column(st, 1, i->name, sizeof(i->name));
+        i->uid = (uint32_t) sqlite3_column_int64(st, 2);
+        i->gid = (uint32_t) sqlite3_column_int64(st, 3);
+        i->owner_uid = (uint32_t) sqlite3_column_int64(st, 4);
+        i->invoker_pid = (int32_t) sqlite3_column_int64(st, 5);
+        copy_column(st, 6, i->template_name, sizeof(i->template_name));
+        copy_column(st, 7, i->reason, sizeof(i->reason));
+        copy_column(st, 8, i->on_behalf_of, sizeof(i->on_behalf_of));
+        copy_column(st, 9, i->parent, sizeof(i->parent));
+        copy_column(st, 10, i->home, sizeof(i->home));
+        copy_column(st, 11, i->shell, sizeof(i->shell));
+        copy_column(st, 12, i->groups, sizeof(i->groups));
+        state = identity_state_from_string((const char *) sqlite3_column_text(st, 13));
+        i->state = state < 0 ? IDENTITY_REVOKED : (enum identity_state) state;
+        i->created_usec = (uint64_t) sqlite3_column_int64(st, 14);
+        i->expires_usec = (uint64_t) sqlite3_column_int64(st, 15);
+        i->ended_usec = (uint64_t) sqlite3_column_int64(st, 16);
+        copy_column(st, 17, i->end_reason, sizeof(i->end_reason));
+}
+
+int store_find(struct store *s, const char *name, uint32_t uid, bool by_uid, struct identity *ret) {
+        sqlite3_stmt *st = s->stmt[by_uid ? STMT_FIND_BY_UID : STMT_FIND_BY_NAME];
+        int rc, r;
+
+        if (by_uid)
+                sqlite3_bind_int64(st, 1, uid);
+        else
+                sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+                row_to_identity(st, ret);
+                r = 0;
+        } else
+                r = rc == SQLITE_DONE ? -ENOENT : sqlite_to_errno(rc);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return r;
+}
+
+int store_get(struct store *s, int64_t id, struct identity *ret) {
+        sqlite3_stmt *st = s->stmt[STMT_FIND_BY_ID];
+        int rc, r;
+
+        sqlite3_bind_int64(st, 1, id);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+                row_to_identity(st, ret);
+                r = 0;
+        } else
+                r = rc == SQLITE_DONE ? -ENOENT : sqlite_to_errno(rc);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return r;
+}
+
+static int query_int(struct store *s, sqlite3_stmt *st, int64_t *ret) {
+        int rc = sqlite3_step(st), r;
+
+        if (rc == SQLITE_ROW) {
+                *ret = sqlite3_column_int64(st, 0);
+                r = 1;
+        } else
+                r = rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        if (r < 0)
+                log_error("database: %s", store_error(s));
+        return r;
+}
+
+int store_uid_is_live(struct store *s, uint32_t uid) {
+        int64_t v;
+        sqlite3_bind_int64(s->stmt[STMT_UID_IS_LIVE], 1, uid);
+        return query_int(s, s->stmt[STMT_UID_IS_LIVE], &v);
+}
+
+int store_count_live(struct store *s, uint64_t *ret) {
+        int64_t v = 0;
+        int r = query_int(s, s->stmt[STMT_COUNT_LIVE], &v);
+        if (r < 0)
+                return r;
+        *ret = (uint64_t) v;
+        return 0;
+}
+
+int store_list(struct store *s, const struct store_filter *f, int (*cb)(void *userdata, const struct identity *i),
+               void *userdata) {
+        sqlite3_stmt *st;
+        struct identity i;
+        int rc, r = 0;
+
+        if (f->include_ended)
+                st = s->stmt[f->owner_uid >= 0 ? STMT_LIST_ALL_OWNER : STMT_LIST_ALL];
+        else
+                st = s->stmt[f->owner_uid >= 0 ? STMT_LIST_LIVE_OWNER : STMT_LIST_LIVE];
+        sqlite3_bind_int64(st, 1, f->after_id);
+        sqlite3_bind_int64(st, 2, f->limit ? (int64_t) f->limit : -1);
+        if (f->owner_uid >= 0)
+                sqlite3_bind_int64(st, 3, f->owner_uid);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                row_to_identity(st, &i);
+                r = cb(userdata, &i);
+                if (r < 0)
+                        break;
+        }
+        if (r == 0 && rc != SQLITE_DONE) {
+                log_error("database: %s", store_error(s));
+                r = sqlite_to_errno(rc);
+        }
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return r;
+}
+
+int store_append_event(struct store *s, const struct event *e) {
+        sqlite3_stmt *st = s->stmt[STMT_APPEND_EVENT];
+
+        sqlite3_bind_int64(st, 1, (int64_t) e->time_usec);
+        sqlite3_bind_text(st, 2, event_type_to_string(e->type), -1, SQLITE_STATIC);
+        bind_text_or_null(st, 3, e->agent);
+        bind_id_or_null(st, 4, e->uid);
+        bind_id_or_null(st, 5, e->owner_uid);
+        bind_text_or_null(st, 6, e->template_name);
+        bind_text_or_null(st, 7, e->reason);
+        bind_id_or_null(st, 8, e->caller_uid);
+        bind_id_or_null(st, 9, e->caller_pid);
+        bind_text_or_null(st, 10, e->detail);
+        return step_done(s, st);
+}
+
+int store_get_meta_u64(struct store *s, const char *key, uint64_t *ret) {
+        int64_t v;
+        int r;
+
+        sqlite3_bind_text(s->stmt[STMT_GET_META], 1, key, -1, SQLITE_STATIC);
+        r = query_int(s, s->stmt[STMT_GET_META], &v);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -ENOENT;
+        *ret = (uint64_t) v;
+        return 0;
+}
+
+int store_set_meta_u64(struct store *s, const char *key, uint64_t value) {
+        sqlite3_stmt *st = s->stmt[STMT_SET_META];
+
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, (int64_t) value);
+        return step_done(s, st);
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/* The broker's durable state: identities and the append-only event table
+ * in one SQLite database (WAL mode). Every state change is made inside a
+ * transaction together with the event that records it. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agentid/events.h"
+#include "agentid/identity.h"
+
+struct store;
+
+struct event {
+        enum event_type type;
+        uint64_t time_usec;
+        const char *agent;         /* may be NULL (start, stop, some denials) */
+        int64_t uid;               /* -1 when there is none */
+        int64_t owner_uid;         /* -1 when there is none */
+        const char *template_name; /* may be NULL */
+        const char *reason;        /* the task's stated intent, may be NULL */
+        int64_t caller_uid;        /* -1 for the broker itself (expiry) */
+        int64_t caller_pid;
+        const char *detail;        /* human-readable: why denied, revoke reason... */
+};
+
+const char *event_type_to_string(enum event_type t);
+
+struct store_filter {
+        bool include_ended;  /* revoked and expired ones too */
+        int64_t owner_uid;   /* -1 for any owner */
+        int64_t after_id;    /* paging: rows with id > after_id */
+        unsigned limit;      /* 0 for no limit */
+};
+
+int store_open(const char *path, struct store **ret);
+void store_close(struct store *s);
+/* The last SQLite error message, for logs. */
+const char *store_error(struct store *s);
+
+int store_begin(struct store *s);
+int store_commit(struct store *s);
+void store_rollback(struct store *s);
+
+/* Insert a live identity; sets i->id. -EEXIST if the name or a live uid
+ * is taken. */
+int store_insert_identity(struct store *s, struct identity *i);
+/* Move a live identity to revoked/expired. -ESTALE if it is not live. */
+int store_end_identity(struct store *s, int64_t id, enum identity_state state, uint64_t when_usec,
+                       const char *reason);
+/* The identity by name (by_uid false) or uid; the live one first, else
+ * the most recent. -ENOENT if none. */
+int store_find(struct store *s, const char *name, uint32_t uid, bool by_uid, struct identity *ret);
+/* The identity with this row id. -ENOENT if none. */
+int store_get(struct store *s, int64_t id, struct identity *ret);
+int store_uid_is_live(struct store *s, uint32_t uid);
+int store_count_live(struct store *s, uint64_t *ret);
+int store_list(struct store *s, const struct store_filter *f, int (*cb)(void *userdata, const struct identity *i),
+               void *userdata);
+
+int store_append_event(struct store *s, const struct event *e);
+
+int store_get_meta_u64(struct store *s, const char *key, uint64_t *ret);
+int store_set_meta_u64(struct store *s, const char *key, uint64_t value);
+
+/* Schema version this build writes. */
+#define STORE_SCHEMA_VERSION 1

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The agentid wire protocol: varlink-style JSON objects, each terminated by
+ * one NUL byte, over a Unix stream socket. See docs/protocol.md.
+ *
+ *   request: {"method":"io.agentid.Mint","parameters":{...}}
+ *   reply:   {"parameters":{...}}
+ *   error:   {"error":"io.agentid.PermissionDenied","parameters":{"message":"..."}}
+ */
+#pragma once
+
+#define AGENTID_SOCKET_PATH_DEFAULT "/run/agentid/agentid.sock"
+#define AGENTID_SOCKET_ENV "AGENTID_SOCKET"
+
+/* Largest message (request or reply, NUL excluded) either side accepts.
+ * Replies that list many agents are the largest; List pages past this. */
+#define AGENTID_MESSAGE_MAX (256 * 1024)
+#define AGENTID_REQUEST_MAX (16 * 1024)
+
+#define AGENTID_METHOD_MINT "io.agentid.Mint"
+#define AGENTID_METHOD_LIST "io.agentid.List"
+#define AGENTID_METHOD_SHOW "io.agentid.Show"
+#define AGENTID_METHOD_REVOKE "io.agentid.Revoke"
+#define AGENTID_METHOD_STATUS "io.agentid.Status"
+
+#define AGENTID_ERROR_INVALID_REQUEST "io.agentid.InvalidRequest"
+#define AGENTID_ERROR_MESSAGE_TOO_LARGE "io.agentid.MessageTooLarge"
+#define AGENTID_ERROR_METHOD_NOT_FOUND "io.agentid.MethodNotFound"
+#define AGENTID_ERROR_INVALID_PARAMETER "io.agentid.InvalidParameter"
+#define AGENTID_ERROR_PERMISSION_DENIED "io.agentid.PermissionDenied"
+#define AGENTID_ERROR_NO_SUCH_AGENT "io.agentid.NoSuchAgent"
+#define AGENTID_ERROR_NO_SUCH_TEMPLATE "io.agentid.NoSuchTemplate"
+#define AGENTID_ERROR_RANGE_EXHAUSTED "io.agentid.RangeExhausted"
+#define AGENTID_ERROR_AUDIT_FAILED "io.agentid.AuditFailed"
+#define AGENTID_ERROR_INTERNAL "io.agentid.InternalError"
+#define AGENTID_ERROR_TOO_MANY_CONNECTIONS "io.agentid.TooManyConnections"
+
+/* List returns at most this many identities per call; callers page with
+ * the "after" parameter (the last uid seen). */
+#define AGENTID_LIST_PAGE_MAX 1000

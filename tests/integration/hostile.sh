@@ -1,0 +1,95 @@
+#!/bin/bash
+# Garbage on the socket gets an error (or a hang-up), changes nothing and
+# leaves the broker serving.
+source "$(dirname "$0")/lib.sh"
+write_config <<'C'
+max_connections = 8
+idle_timeout = 1s
+C
+start_broker
+"$AGENTCTL" mint >/dev/null
+before_ids=$(count_identities)
+before_events=$(sqlite3 "$TEST_DIR/state/agentid.db" "SELECT count(*) FROM events WHERE event != 'deny'")
+
+send() { printf "$1" | "$RAW_CLIENT" "$AGENTID_SOCKET" 1500; }
+
+expect_error() { # expect_error WHAT ERROR BYTES
+        local out
+        out=$(send "$3")
+        [[ $out == *"\"error\":\"$2\""* ]] || fail "$1: expected $2, got: $out"
+        broker_alive || fail "$1: broker died"
+}
+
+expect_error "not JSON" io.agentid.InvalidRequest 'hello\0'
+expect_error "JSON array" io.agentid.InvalidRequest '[1,2,3]\0'
+expect_error "truncated JSON" io.agentid.InvalidRequest '{"method":"io.agentid.Mint"\0'
+expect_error "no method" io.agentid.InvalidRequest '{"parameters":{}}\0'
+expect_error "duplicate keys" io.agentid.InvalidRequest '{"method":"io.agentid.List","method":"io.agentid.Mint"}\0'
+expect_error "unknown top-level key" io.agentid.InvalidRequest '{"method":"io.agentid.Mint","upgrade":true}\0'
+expect_error "unknown method" io.agentid.MethodNotFound '{"method":"io.agentid.BecomeRoot"}\0'
+expect_error "foreign interface" io.agentid.InvalidRequest '{"method":"org.varlink.service.GetInfo"}\0'
+expect_error "unknown parameter" io.agentid.InvalidParameter '{"method":"io.agentid.Mint","parameters":{"uid":0}}\0'
+expect_error "owner claimed by caller" io.agentid.InvalidParameter '{"method":"io.agentid.Mint","parameters":{"owner_uid":1000}}\0'
+expect_error "ttl wrong type" io.agentid.InvalidParameter '{"method":"io.agentid.Mint","parameters":{"ttl":[1]}}\0'
+expect_error "ttl negative" io.agentid.InvalidParameter '{"method":"io.agentid.Mint","parameters":{"ttl":-5}}\0'
+expect_error "ttl huge" io.agentid.InvalidParameter '{"method":"io.agentid.Mint","parameters":{"ttl":"99999999999999999999d"}}\0'
+expect_error "template path" io.agentid.InvalidParameter '{"method":"io.agentid.Mint","parameters":{"template":"../../etc/passwd"}}\0'
+expect_error "reason with newline" io.agentid.InvalidParameter '{"method":"io.agentid.Mint","parameters":{"reason":"a\\nFAKE LOG LINE"}}\0'
+expect_error "reason with escape" io.agentid.InvalidParameter '{"method":"io.agentid.Mint","parameters":{"reason":"\\u001b[31m"}}\0'
+expect_error "reason too long" io.agentid.InvalidParameter "{\"method\":\"io.agentid.Mint\",\"parameters\":{\"reason\":\"$(head -c 300 /dev/zero | tr '\0' x)\"}}\\0"
+expect_error "revoke with two selectors" io.agentid.InvalidParameter '{"method":"io.agentid.Revoke","parameters":{"all":true,"owner":0}}\0'
+expect_error "revoke bad name" io.agentid.InvalidParameter '{"method":"io.agentid.Revoke","parameters":{"agents":["root; rm -rf /"]}}\0'
+expect_error "revoke empty list" io.agentid.InvalidParameter '{"method":"io.agentid.Revoke","parameters":{"agents":[]}}\0'
+expect_error "show both selectors" io.agentid.InvalidParameter '{"method":"io.agentid.Show","parameters":{"agent":"ag-x","uid":1}}\0'
+expect_error "list limit zero" io.agentid.InvalidParameter '{"method":"io.agentid.List","parameters":{"limit":0}}\0'
+
+# Invalid UTF-8 inside a string.
+expect_error "invalid UTF-8" io.agentid.InvalidRequest '{"method":"io.agentid.Mint","parameters":{"reason":"\xff\xfe"}}\0'
+
+# Oversized: a request with no terminator beyond the limit is answered, then
+# the connection is closed.
+out=$(head -c 100000 /dev/zero | tr '\0' 'a' | "$RAW_CLIENT" "$AGENTID_SOCKET" 1500)
+assert_contains "$out" io.agentid.MessageTooLarge
+broker_alive || fail "oversized message killed the broker"
+
+# Deeply nested JSON is refused without harm.
+nested="{\"method\":\"io.agentid.Mint\",\"parameters\":{\"x\":$(printf '[%.0s' $(seq 3000))$(printf ']%.0s' $(seq 3000))}}"
+out=$(printf '%s\0' "$nested" | "$RAW_CLIENT" "$AGENTID_SOCKET" 1500)
+assert_contains "$out" '"error"'
+
+# Several requests in one write are all answered, in order.
+out=$(printf '{"method":"io.agentid.Status"}\0junk\0{"method":"io.agentid.Status"}\0' | "$RAW_CLIENT" "$AGENTID_SOCKET" 1500)
+assert_eq "$(grep -c '"live_agents"' <<<"$out")" 2 "pipelined replies"
+assert_eq "$(grep -c InvalidRequest <<<"$out")" 1 "pipelined error"
+
+# Half a message, then silence: the idle timeout closes the connection.
+start=$(date +%s%N)
+printf '{"method":' | "$RAW_CLIENT" "$AGENTID_SOCKET" 5000 >/dev/null
+elapsed_ms=$((($(date +%s%N) - start) / 1000000))
+((elapsed_ms < 4000)) || fail "idle connection not closed (${elapsed_ms}ms)"
+
+# Connection flood beyond max_connections: extra ones are refused, and the
+# broker serves again once they go.
+pids=()
+for i in $(seq 1 12); do
+        (sleep 3 | "$RAW_CLIENT" "$AGENTID_SOCKET" 100 >/dev/null) &
+        pids+=($!)
+done
+sleep 0.3
+out=$(printf '{"method":"io.agentid.Status"}\0' | "$RAW_CLIENT" "$AGENTID_SOCKET" 1000)
+assert_contains "$out" io.agentid.TooManyConnections
+kill "${pids[@]}" 2>/dev/null || true
+wait "${pids[@]}" 2>/dev/null || true
+sleep 1.6 # idle timeout reaps the rest
+
+# A client that sends many requests and never reads is cut off, not queued
+# for forever; the broker stays responsive.
+(yes '{"method":"io.agentid.Status"}' | tr '\n' '\0' | head -c 20000000 | timeout 5 "$RAW_CLIENT" "$AGENTID_SOCKET" 100 >/dev/null) || true
+broker_alive || fail "non-reading client killed the broker"
+
+# Through all of it, nothing changed and the broker still works.
+assert_eq "$(count_identities)" "$before_ids" "identities after hostile input"
+assert_eq "$(sqlite3 "$TEST_DIR/state/agentid.db" "SELECT count(*) FROM events WHERE event != 'deny'")" "$before_events" "events after hostile input"
+"$AGENTCTL" status >/dev/null || fail "broker not serving after hostile input"
+"$AGENTCTL" mint >/dev/null || fail "broker cannot mint after hostile input"
+echo "hostile: ok"

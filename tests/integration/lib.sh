@@ -1,0 +1,101 @@
+# Shared setup for integration tests: a real agentidd on a real Unix socket
+# with a real SQLite file, all under a private temporary directory. Source
+# it, then call start_broker. Nothing outside $TEST_DIR is touched.
+set -euo pipefail
+
+: "${top_builddir:?run through make check (top_builddir unset)}"
+: "${top_srcdir:=$top_builddir}"
+AGENTIDD="$top_builddir/agentidd"
+AGENTCTL="$top_builddir/agentctl"
+RAW_CLIENT="$top_builddir/tests/helpers/raw-client"
+
+TEST_DIR=$(mktemp -d /tmp/agentid-test.XXXXXX)
+# World-traversable so tests can run agentctl as an unprivileged user.
+chmod 0755 "$TEST_DIR"
+export AGENTID_SOCKET="$TEST_DIR/run/agentid.sock"
+# A copy of agentctl that an unprivileged user can execute even when the
+# build tree sits under a private home (as a CI clone may).
+install -m 0755 "$AGENTCTL" "$TEST_DIR/agentctl"
+AGENTCTL="$TEST_DIR/agentctl"
+BROKER_PID=
+
+cleanup() {
+        local rc=$?
+        stop_broker || true
+        if [[ $rc -ne 0 && -f $TEST_DIR/broker.log ]]; then
+                echo "--- broker log ---"
+                cat "$TEST_DIR/broker.log"
+        fi
+        rm -rf "$TEST_DIR"
+        exit $rc
+}
+trap cleanup EXIT
+
+fail() {
+        echo "FAIL: $*" >&2
+        exit 1
+}
+
+# Write the broker config; extra lines from stdin go into [broker].
+write_config() {
+        mkdir -p "$TEST_DIR/etc/templates.d"
+        {
+                echo "[broker]"
+                echo "journal = off"
+                cat
+        } >"$TEST_DIR/etc/agentid.conf"
+}
+
+start_broker() {
+        [[ -f $TEST_DIR/etc/agentid.conf ]] || write_config </dev/null
+        "$AGENTIDD" --config "$TEST_DIR/etc/agentid.conf" --state-dir "$TEST_DIR/state" \
+                --runtime-dir "$TEST_DIR/run" "$@" >>"$TEST_DIR/broker.log" 2>&1 &
+        BROKER_PID=$!
+        wait_for_socket
+}
+
+wait_for_socket() {
+        local i
+        for i in $(seq 1 100); do
+                if [[ -S $AGENTID_SOCKET ]] && "$AGENTCTL" status >/dev/null 2>&1; then
+                        return 0
+                fi
+                kill -0 "$BROKER_PID" 2>/dev/null || fail "broker exited during start: $(cat "$TEST_DIR/broker.log")"
+                sleep 0.05
+        done
+        fail "broker did not become ready"
+}
+
+stop_broker() {
+        [[ -n $BROKER_PID ]] || return 0
+        kill -TERM "$BROKER_PID" 2>/dev/null || true
+        wait "$BROKER_PID" 2>/dev/null || true
+        BROKER_PID=
+}
+
+broker_alive() {
+        kill -0 "$BROKER_PID" 2>/dev/null
+}
+
+# Run agentctl as an unprivileged user (nobody) with no supplementary groups.
+as_nobody() {
+        setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$@"
+}
+
+# Count rows in the event table of a given type.
+count_events() {
+        sqlite3 "$TEST_DIR/state/agentid.db" "SELECT count(*) FROM events WHERE event = '$1'"
+}
+
+count_identities() {
+        sqlite3 "$TEST_DIR/state/agentid.db" "SELECT count(*) FROM identities${1:+ WHERE $1}"
+}
+
+# assert_contains HAYSTACK NEEDLE [what]
+assert_contains() {
+        [[ $1 == *"$2"* ]] || fail "${3:-output} does not contain \"$2\": $1"
+}
+
+assert_eq() {
+        [[ $1 == "$2" ]] || fail "${3:-value} is \"$1\", expected \"$2\""
+}
