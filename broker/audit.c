@@ -13,6 +13,8 @@
 #include "agentid/events.h"
 #include "log.h"
 
+#define JOURNAL_SOCKET "/run/systemd/journal/socket"
+
 static const char *const message_ids[_EVENT_TYPE_MAX] = {
         [EVENT_MINT] = AGENTID_MESSAGE_ID_MINT,     [EVENT_DENY] = AGENTID_MESSAGE_ID_DENY,
         [EVENT_REVOKE] = AGENTID_MESSAGE_ID_REVOKE, [EVENT_EXPIRE] = AGENTID_MESSAGE_ID_EXPIRE,
@@ -29,7 +31,7 @@ void audit_init(struct audit *a, struct store *store, enum journal_mode mode) {
                 a->journal = a->journal_required = true;
                 break;
         default:
-                a->journal = a->journal_required = access("/run/systemd/journal/socket", F_OK) == 0;
+                a->journal = a->journal_required = access(JOURNAL_SOCKET, F_OK) == 0;
                 if (!a->journal)
                         log_warning("journald is not running: audit events go to the event table only");
                 break;
@@ -83,6 +85,13 @@ int audit_record(struct audit *a, const struct event *e) {
         if (!a->journal)
                 return 0;
 
+        /* sd_journal_send() succeeds silently when journald's socket is
+         * missing; when the journal is required that must be a failure. */
+        if (a->journal_required && access(JOURNAL_SOCKET, F_OK) < 0) {
+                log_error("audit: journald's socket %s is gone; refusing the %s", JOURNAL_SOCKET,
+                          event_type_to_string(e->type));
+                return -ENOENT;
+        }
         format_message(e, message, sizeof(message));
         r = sd_journal_send("MESSAGE=%s", message, "MESSAGE_ID=%s", message_ids[e->type], "PRIORITY=%d",
                             priority_of(e->type), "SYSLOG_IDENTIFIER=agentidd", "AGENTID_EVENT=%s",

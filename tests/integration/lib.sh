@@ -22,6 +22,8 @@ BROKER_PID=
 cleanup() {
         local rc=$?
         stop_broker || true
+        # A test may define test_cleanup for what it started itself.
+        if declare -F test_cleanup >/dev/null; then test_cleanup || true; fi
         if [[ $rc -ne 0 && -f $TEST_DIR/broker.log ]]; then
                 echo "--- broker log ---"
                 cat "$TEST_DIR/broker.log"
