@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agentctl-run.h"
 #include "agentid/protocol.h"
 #include "client.h"
 #include "duration.h"
@@ -32,7 +33,10 @@ static void usage(FILE *f) {
                 "  show NAME|UID           show one agent\n"
                 "  revoke NAME|UID... | --owner USER | --all  [--reason TEXT]\n"
                 "                          revoke agents now\n"
-                "  status                  show the broker's status and templates\n\n"
+                "  status                  show the broker's status and templates\n"
+                "  run [--template T] [--ttl DUR] [--reason TEXT] [--on-behalf-of USER]\n"
+                "      [--env K=V]... [--cwd DIR] [--verbose] -- CMD [ARG...]\n"
+                "                          run CMD as a fresh agent; exit with its status\n\n"
                 "Options:\n"
                 "  --socket PATH           broker socket (default $" AGENTID_SOCKET_ENV " or " AGENTID_SOCKET_PATH_DEFAULT ")\n"
                 "  --json                  print JSON instead of text\n"
@@ -368,6 +372,10 @@ static int cmd_revoke(int argc, char **argv) {
         return 0;
 }
 
+static int cmd_run(int argc, char **argv) {
+        return agentctl_run(argc, argv, arg_socket);
+}
+
 static int cmd_status(int argc, char **argv) {
         json_t *reply = NULL, *templates, *t;
         size_t k;
@@ -412,7 +420,7 @@ int main(int argc, char **argv) {
                 int (*fn)(int argc, char **argv);
         } commands[] = {
                 { "mint", cmd_mint },     { "list", cmd_list },     { "show", cmd_show },
-                { "revoke", cmd_revoke }, { "status", cmd_status },
+                { "revoke", cmd_revoke }, { "status", cmd_status }, { "run", cmd_run },
         };
         int opt;
 

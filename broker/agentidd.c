@@ -17,6 +17,7 @@
 #include "duration.h"
 #include "log.h"
 #include "macro.h"
+#include "task.h"
 
 #define DEFAULT_CONFIG "/etc/agentid/agentid.conf"
 #define DEFAULT_STATE_DIR "/var/lib/agentid"
@@ -151,6 +152,7 @@ int main(int argc, char **argv) {
         };
         const char *socket_opt = NULL;
         char error[1024], db_path[AGENTID_PATH_MAX * 2], detail[256];
+        _cleanup_free_ char *state_dir_abs = NULL;
         int opt, r, ret = EXIT_FAILURE;
 
         log_setup("agentidd");
@@ -209,10 +211,19 @@ int main(int argc, char **argv) {
                 return EXIT_FAILURE;
         }
 
-        if ((r = make_dir(b.state_dir, 0700)) < 0 || (r = make_dir(b.runtime_dir, 0755)) < 0) {
+        /* The state dir is traversable (0711) so agents can reach their
+         * homes below it; its database files are 0600 (store.c). */
+        if ((r = make_dir(b.state_dir, 0711)) < 0 || (r = make_dir(b.runtime_dir, 0755)) < 0) {
                 log_error("creating %s or %s: %s", b.state_dir, b.runtime_dir, strerror(-r));
                 goto out;
         }
+        /* Homes under %S must be absolute whatever --state-dir was. */
+        state_dir_abs = realpath(b.state_dir, NULL);
+        if (!state_dir_abs) {
+                log_error("%s: %s", b.state_dir, strerror(errno));
+                goto out;
+        }
+        b.state_dir = state_dir_abs;
         snprintf(db_path, sizeof(db_path), "%s/agentid.db", b.state_dir);
         r = store_open(db_path, &b.store);
         if (r < 0) {
@@ -247,6 +258,10 @@ int main(int argc, char **argv) {
                 log_error("loading live identities: %s", strerror(-r));
                 goto out;
         }
+
+        /* Processes left by a crashed broker's tasks, or of revoked agents,
+         * go before the first request is served. */
+        task_sweep_orphans(&b, true);
 
         r = server_run(&b);
         if (r < 0) {

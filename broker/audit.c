@@ -19,6 +19,7 @@ static const char *const message_ids[_EVENT_TYPE_MAX] = {
         [EVENT_MINT] = AGENTID_MESSAGE_ID_MINT,     [EVENT_DENY] = AGENTID_MESSAGE_ID_DENY,
         [EVENT_REVOKE] = AGENTID_MESSAGE_ID_REVOKE, [EVENT_EXPIRE] = AGENTID_MESSAGE_ID_EXPIRE,
         [EVENT_START] = AGENTID_MESSAGE_ID_START,   [EVENT_STOP] = AGENTID_MESSAGE_ID_STOP,
+        [EVENT_RUN] = AGENTID_MESSAGE_ID_RUN,       [EVENT_KILL] = AGENTID_MESSAGE_ID_KILL,
 };
 
 void audit_init(struct audit *a, struct store *store, enum journal_mode mode) {
@@ -62,6 +63,12 @@ static void format_message(const struct event *e, char *buf, size_t size) {
                 break;
         case EVENT_START:
                 snprintf(buf, size, "agentid broker started: %s", e->detail ? e->detail : "");
+                break;
+        case EVENT_RUN:
+                snprintf(buf, size, "agent %s runs a task: %s", agent, e->detail ? e->detail : "");
+                break;
+        case EVENT_KILL:
+                snprintf(buf, size, "processes of uid %" PRId64 " killed: %s", e->uid, e->detail ? e->detail : "");
                 break;
         case EVENT_STOP:
                 snprintf(buf, size, "agentid broker stopping: %s", e->detail ? e->detail : "");

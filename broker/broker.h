@@ -26,6 +26,13 @@ struct caller {
 
 struct conn;
 
+/* What an epoll event's data pointer points at: the first member of every
+ * watched object. */
+enum watch_kind { WATCH_LISTEN, WATCH_SIGNAL, WATCH_EXPIRY, WATCH_TICK, WATCH_CONN, WATCH_TASK };
+struct watch {
+        enum watch_kind kind;
+};
+
 struct broker {
         struct config config;
         const char *config_path, *state_dir, *runtime_dir;
@@ -64,6 +71,11 @@ int method_list(struct broker *b, const struct caller *c, json_t *params, struct
 int method_show(struct broker *b, const struct caller *c, json_t *params, struct reply *reply);
 int method_revoke(struct broker *b, const struct caller *c, json_t *params, struct reply *reply);
 int method_status(struct broker *b, const struct caller *c, json_t *params, struct reply *reply);
+/* Run and Signal own their connection (methods-run.c). Run takes the
+ * received descriptors (fds, *n_fds) and returns 0 once the task started
+ * and its first reply is queued. */
+int method_run(struct broker *b, struct conn *conn, json_t *params, int *fds, size_t *n_fds, struct reply *reply);
+void method_signal(struct broker *b, struct conn *conn, json_t *params);
 
 /* Refuse parameters a method does not know (a typo must not pass as a
  * default). */
@@ -89,6 +101,13 @@ int broker_end_identities(struct broker *b, const struct caller *c, const int64_
 
 /* Event loop (server.c). */
 int server_run(struct broker *b);
+
+/* Connections (server.c), for methods that outlive one reply (Run). */
+const struct caller *conn_caller(struct conn *c);
+struct task;
+void conn_set_task(struct conn *c, struct task *t);
+/* Queue a reply (parameters, or error + message) and try to send it. */
+void conn_send_reply(struct broker *b, struct conn *c, json_t *parameters, const char *error, const char *message);
 
 /* Lifecycle (lifecycle.c). */
 int broker_expire_due(struct broker *b);

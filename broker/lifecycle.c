@@ -8,6 +8,7 @@
 #include "broker.h"
 #include "duration.h"
 #include "log.h"
+#include "task.h"
 
 void broker_record_denial(struct broker *b, const struct caller *c, const char *agent, const char *template_name,
                           const char *detail) {
@@ -73,6 +74,9 @@ int broker_end_identities(struct broker *b, const struct caller *c, const int64_
         if (r < 0)
                 goto fail;
         b->live_count -= ended <= b->live_count ? ended : b->live_count;
+        /* Tasks of identities that just ended are killed now. */
+        if (ended > 0)
+                task_reconcile(b);
         return (int) (ended > INT32_MAX ? INT32_MAX : ended);
 fail:
         store_rollback(b->store);

@@ -123,7 +123,7 @@ int method_mint(struct broker *b, const struct caller *c, json_t *params, struct
                 if (r < 0)
                         return reply_fail(reply, AGENTID_ERROR_INTERNAL, "generating a name failed: %s",
                                           strerror(-r));
-                r = template_home_for(t, i.name, i.home, sizeof(i.home));
+                r = template_home_for(t, i.name, b->state_dir, i.home, sizeof(i.home));
                 if (r < 0)
                         return reply_fail(reply, AGENTID_ERROR_INTERNAL, "home path too long");
 

@@ -19,13 +19,7 @@
 #include "log.h"
 #include "macro.h"
 #include "protocol.h"
-
-enum watch_kind { WATCH_LISTEN, WATCH_SIGNAL, WATCH_EXPIRY, WATCH_TICK, WATCH_CONN };
-
-/* epoll's data pointer points at one of these (first member of conn). */
-struct watch {
-        enum watch_kind kind;
-};
+#include "task.h"
 
 struct conn {
         struct watch watch;
@@ -38,6 +32,9 @@ struct conn {
         uint64_t last_active_ms;
         bool close_after_flush;
         bool dead; /* closed; freed once the current epoll batch is done */
+        struct task *task; /* a Run in progress on this connection */
+        int fds[3];        /* descriptors received (SCM_RIGHTS) for a Run */
+        size_t n_fds;
         struct conn *prev, *next;
 };
 
@@ -54,9 +51,19 @@ static uint64_t monotonic_ms(void) {
         return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
 }
 
+static void conn_drop_fds(struct conn *c) {
+        for (size_t k = 0; k < c->n_fds; k++)
+                close(c->fds[k]);
+        c->n_fds = 0;
+}
+
 static void conn_close(struct broker *b, struct conn *c) {
         if (c->dead)
                 return;
+        conn_drop_fds(c);
+        if (c->task)
+                task_on_conn_closed(b, c);
+        c->task = NULL;
         epoll_ctl(b->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
         close(c->fd);
         if (c->prev)
@@ -141,6 +148,55 @@ static int conn_flush(struct conn *c) {
         return c->close_after_flush ? -ECONNRESET : 0;
 }
 
+/* recv, keeping up to three descriptors passed with SCM_RIGHTS (for Run);
+ * any others are closed at once. */
+static ssize_t conn_recv(struct conn *c, char *buf, size_t size) {
+        union {
+                char buf[CMSG_SPACE(sizeof(int) * 8)];
+                struct cmsghdr align;
+        } control;
+        struct iovec iov = { .iov_base = buf, .iov_len = size };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof(control) };
+        ssize_t n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+        if (n < 0)
+                return n;
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+                if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+                        continue;
+                size_t count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                int *fds = (int *) CMSG_DATA(cm);
+                for (size_t k = 0; k < count; k++) {
+                        if (c->n_fds < ELEMENTSOF(c->fds))
+                                c->fds[c->n_fds++] = fds[k];
+                        else
+                                close(fds[k]);
+                }
+        }
+        if (mh.msg_flags & MSG_CTRUNC) /* some were dropped: none can be trusted */
+                conn_drop_fds(c);
+        return n;
+}
+
+const struct caller *conn_caller(struct conn *c) {
+        return &c->caller;
+}
+
+void conn_set_task(struct conn *c, struct task *t) {
+        c->task = t;
+}
+
+void conn_send_reply(struct broker *b, struct conn *c, json_t *parameters, const char *error, const char *message) {
+        _cleanup_free_ char *out = NULL;
+        size_t len = 0;
+
+        if (c->dead)
+                return;
+        out = error ? protocol_error_format(error, message, NULL, &len) : protocol_reply_format(parameters, &len);
+        if (!out || conn_queue(c, out, len) < 0 || conn_flush(c) < 0 || conn_update_events(b, c) < 0)
+                conn_close(b, c);
+}
+
 static void handle_message(struct broker *b, struct conn *c, const char *msg, size_t len) {
         struct protocol_request req = {};
         struct reply reply = {};
@@ -157,7 +213,29 @@ static void handle_message(struct broker *b, struct conn *c, const char *msg, si
                                         why ? why : "out of memory");
                 return;
         }
-        broker_dispatch(b, &c->caller, req.method, req.parameters, &reply);
+        if (c->task) {
+                /* While a task runs the connection is its control channel:
+                 * only one-way Signal requests, which get no reply (the next
+                 * message the client reads is the task's end). */
+                if (streq(req.method, AGENTID_METHOD_SIGNAL))
+                        method_signal(b, c, req.parameters);
+                else
+                        log_debug("uid %u: %s ignored while a task runs", (unsigned) c->caller.uid, req.method);
+                protocol_request_done(&req);
+                conn_drop_fds(c);
+                return;
+        }
+        if (streq(req.method, AGENTID_METHOD_RUN)) {
+                r = method_run(b, c, req.parameters, c->fds, &c->n_fds, &reply);
+                conn_drop_fds(c);
+                if (r == 0) { /* started: the first reply is already queued */
+                        protocol_request_done(&req);
+                        return;
+                }
+        } else {
+                conn_drop_fds(c);
+                broker_dispatch(b, &c->caller, req.method, req.parameters, &reply);
+        }
         if (reply.error)
                 out = protocol_error_format(reply.error, reply.message, NULL, &out_len);
         else
@@ -193,7 +271,7 @@ static int conn_read(struct broker *b, struct conn *c) {
                                 c->in_cap = ncap;
                         }
                 }
-                n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, MSG_DONTWAIT);
+                n = conn_recv(c, c->in + c->in_len, c->in_cap - c->in_len);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -332,13 +410,20 @@ static void on_listen(struct broker *b) {
 
 static void on_tick(struct broker *b) {
         uint64_t count, now = monotonic_ms(), idle_ms = b->config.idle_timeout_usec / 1000;
-        static uint64_t last_status = UINT64_MAX;
+        static uint64_t last_status = UINT64_MAX, last_sweep_ms;
 
         (void) !read(b->tick_fd, &count, sizeof(count));
         for (struct conn *c = b->conns, *next; c; c = next) {
                 next = c->next;
-                if (now - c->last_active_ms >= idle_ms)
+                /* A connection that controls a running task is not idle. */
+                if (!c->task && now - c->last_active_ms >= idle_ms)
                         conn_close(b, c);
+        }
+        /* The orphan sweep reads /proc: twice a minute is plenty, tasks'
+         * own teardown does not wait for it. */
+        if (now - last_sweep_ms >= 30000) {
+                last_sweep_ms = now;
+                task_sweep_orphans(b, false);
         }
         if (last_status != b->live_count) {
                 last_status = b->live_count;
@@ -431,12 +516,16 @@ int server_run(struct broker *b) {
                         case WATCH_CONN:
                                 on_conn(b, (struct conn *) w, events[k].events);
                                 break;
+                        case WATCH_TASK:
+                                task_on_pidfd(b, w);
+                                break;
                         }
                 }
                 bury_closed();
         }
 
         sd_notify(0, "STOPPING=1");
+        task_stop_all(b);
         while (b->conns)
                 conn_close(b, b->conns);
         bury_closed();

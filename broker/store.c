@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "log.h"
 #include "macro.h"
@@ -105,6 +106,7 @@ struct store {
 static const char *const event_names[_EVENT_TYPE_MAX] = {
         [EVENT_MINT] = "mint",     [EVENT_DENY] = "deny", [EVENT_REVOKE] = "revoke",
         [EVENT_EXPIRE] = "expire", [EVENT_START] = "start", [EVENT_STOP] = "stop",
+        [EVENT_RUN] = "run",       [EVENT_KILL] = "kill",
 };
 
 const char *event_type_to_string(enum event_type t) {
@@ -191,13 +193,20 @@ static int migrate(struct store *s) {
 
 int store_open(const char *path, struct store **ret) {
         struct store *s;
-        int r;
+        mode_t old_umask;
+        int r, rc;
 
         s = calloc(1, sizeof(*s));
         if (!s)
                 return -ENOMEM;
-        if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                            NULL) != SQLITE_OK) {
+        /* The database (and its -wal and -shm, which SQLite creates with the
+         * database's mode) is the broker's alone: 0600. */
+        old_umask = umask(0077);
+        rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+        umask(old_umask);
+        if (rc == SQLITE_OK && chmod(path, 0600) < 0)
+                rc = SQLITE_PERM;
+        if (rc != SQLITE_OK) {
                 log_error("%s: %s", path, store_error(s));
                 r = -EIO;
                 goto fail;
@@ -478,4 +487,39 @@ int store_set_meta_u64(struct store *s, const char *key, uint64_t value) {
         sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, (int64_t) value);
         return step_done(s, st);
+}
+
+int store_list_live_tasks(struct store *s, int (*cb)(void *userdata, const struct identity *i), void *userdata) {
+        /* Prepared on demand: only used once, at start. */
+        static const char sql[] = "SELECT " IDENTITY_COLUMNS " FROM identities i WHERE state = 'live' AND "
+                                  "EXISTS (SELECT 1 FROM events e WHERE e.agent = i.name AND e.event = 'run')";
+        struct identity *list = NULL, i;
+        sqlite3_stmt *st = NULL;
+        size_t n = 0, cap = 0;
+        int rc, r = 0;
+
+        if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+                return -EIO;
+        /* Collect first: the callback changes the rows being read. */
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                row_to_identity(st, &i);
+                if (n == cap) {
+                        size_t ncap = cap ? cap * 2 : 8;
+                        struct identity *nl = realloc(list, ncap * sizeof(*nl));
+                        if (!nl) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        list = nl;
+                        cap = ncap;
+                }
+                list[n++] = i;
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = sqlite_to_errno(rc);
+        sqlite3_finalize(st);
+        for (size_t k = 0; r == 0 && k < n; k++)
+                r = cb(userdata, &list[k]);
+        free(list);
+        return r;
 }

@@ -61,6 +61,10 @@ int store_list(struct store *s, const struct store_filter *f, int (*cb)(void *us
 
 int store_append_event(struct store *s, const struct event *e);
 
+/* Live identities that ran a task (have a "run" event): after a broker
+ * restart their tasks have lost their invoker. */
+int store_list_live_tasks(struct store *s, int (*cb)(void *userdata, const struct identity *i), void *userdata);
+
 int store_get_meta_u64(struct store *s, const char *key, uint64_t *ret);
 int store_set_meta_u64(struct store *s, const char *key, uint64_t value);
 

@@ -14,7 +14,8 @@
 
 #define DEFAULT_TTL_USEC (UINT64_C(5) * 60 * 1000000)
 #define DEFAULT_MAX_TTL_USEC (UINT64_C(60) * 60 * 1000000)
-#define DEFAULT_HOME "/var/lib/agentid/home/%n"
+/* %S: the broker's state directory, so a test broker keeps homes in its own. */
+#define DEFAULT_HOME "%S/home/%n"
 #define DEFAULT_SHELL "/bin/sh"
 
 void template_default(struct template *t) {
@@ -178,10 +179,15 @@ static int on_key(void *userdata, const char *section, const char *key, const ch
                 if (r < 0)
                         return r;
         } else if (streq(key, "home")) {
-                if (parse_path(value, t->home, sizeof(t->home)) < 0 || !strstr(value, "%n")) {
-                        snprintf(why, why_size, "home must be an absolute path containing %%n");
+                /* Absolute, or under the broker's state directory ("%S/..."). */
+                const char *rest = strncmp(value, "%S/", 3) == 0 ? value + 2 : value;
+                char checked[AGENTID_PATH_MAX + 1];
+                if (parse_path(rest, checked, sizeof(checked)) < 0 || !strstr(value, "%n") ||
+                    strlen(value) >= sizeof(t->home)) {
+                        snprintf(why, why_size, "home must be an absolute path (or start with %%S/) containing %%n");
                         return -EINVAL;
                 }
+                strcpy(t->home, value);
         } else if (streq(key, "shell")) {
                 if (parse_path(value, t->shell, sizeof(t->shell)) < 0) {
                         snprintf(why, why_size, "shell must be an absolute path");
@@ -332,7 +338,8 @@ const struct template *template_set_find(const struct template_set *set, const c
         return NULL;
 }
 
-int template_home_for(const struct template *t, const char *agent_name, char *buf, size_t size) {
+int template_home_for(const struct template *t, const char *agent_name, const char *state_dir, char *buf,
+                      size_t size) {
         size_t o = 0;
 
         for (const char *p = t->home; *p; p++) {
@@ -340,6 +347,9 @@ int template_home_for(const struct template *t, const char *agent_name, char *bu
                 char one[2] = { *p, 0 };
                 if (p[0] == '%' && p[1] == 'n') {
                         piece = agent_name;
+                        p++;
+                } else if (p[0] == '%' && p[1] == 'S') {
+                        piece = state_dir;
                         p++;
                 } else if (p[0] == '%' && p[1] == '%') {
                         piece = "%";

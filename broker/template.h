@@ -28,7 +28,7 @@ struct template {
         enum step_rule sudo, ssh;
         char scopes[AGENTID_SCOPES_MAX][AGENTID_SCOPE_LEN_MAX + 1];
         size_t n_scopes;
-        char home[AGENTID_PATH_MAX + 1];  /* "%n" is replaced by the agent name */
+        char home[AGENTID_PATH_MAX + 1];  /* "%n": agent name, "%S": state directory */
         char shell[AGENTID_PATH_MAX + 1];
         char source[AGENTID_PATH_MAX + 1]; /* file it came from, or "built-in" */
 };
@@ -55,5 +55,7 @@ const struct template *template_set_find(const struct template_set *set, const c
 
 const char *step_rule_to_string(enum step_rule r);
 
-/* Expand the template's home for one agent ("%n" -> name, "%%" -> "%"). */
-int template_home_for(const struct template *t, const char *agent_name, char *buf, size_t size);
+/* Expand the template's home for one agent ("%n" -> agent name, "%S" ->
+ * the broker's state directory, "%%" -> "%"). */
+int template_home_for(const struct template *t, const char *agent_name, const char *state_dir, char *buf,
+                      size_t size);

@@ -80,9 +80,38 @@ int agentid_connect(const char *path, int timeout_ms) {
         return TAKE_FD(fd);
 }
 
-static int send_all(int fd, const char *buf, size_t len, int64_t deadline) {
-        while (len > 0) {
-                ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+int agentid_send(int fd, const char *method, json_t *parameters, const int *fds, size_t n_fds, int timeout_ms) {
+        _cleanup_free_ char *req = NULL;
+        int64_t deadline = monotonic_ms() + timeout_ms;
+        union {
+                char buf[CMSG_SPACE(sizeof(int) * 3)];
+                struct cmsghdr align;
+        } control = {};
+        size_t len, off = 0;
+
+        if (n_fds > 3)
+                return -EINVAL;
+        req = protocol_request_format(method, parameters, &len);
+        if (!req)
+                return -ENOMEM;
+        len++; /* the frame is the JSON text plus its NUL terminator */
+        while (off < len) {
+                struct iovec iov = { .iov_base = req + off, .iov_len = len - off };
+                struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+                ssize_t n;
+
+                /* Descriptors travel with the first byte of the request. */
+                if (off == 0 && n_fds > 0) {
+                        struct cmsghdr *cm;
+                        mh.msg_control = &control;
+                        mh.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
+                        cm = CMSG_FIRSTHDR(&mh);
+                        cm->cmsg_level = SOL_SOCKET;
+                        cm->cmsg_type = SCM_RIGHTS;
+                        cm->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+                        memcpy(CMSG_DATA(cm), fds, sizeof(int) * n_fds);
+                }
+                n = sendmsg(fd, &mh, MSG_NOSIGNAL);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -94,50 +123,53 @@ static int send_all(int fd, const char *buf, size_t len, int64_t deadline) {
                         }
                         return -errno;
                 }
-                buf += n;
-                len -= (size_t) n;
+                off += (size_t) n;
         }
         return 0;
 }
 
-int agentid_call(int fd, const char *method, json_t *parameters, int timeout_ms, json_t **ret_parameters,
-                 char **ret_error) {
-        _cleanup_free_ char *req = NULL, *buf = NULL;
-        int64_t deadline = monotonic_ms() + timeout_ms;
-        size_t len, have = 0, cap = 0;
+void agentid_reader_done(struct agentid_reader *r) {
+        free(r->buf);
+        r->buf = NULL;
+        r->len = r->cap = 0;
+}
+
+int agentid_read_reply(struct agentid_reader *rd, int timeout_ms, json_t **ret_parameters, char **ret_error) {
+        int64_t deadline = timeout_ms < 0 ? INT64_MAX : monotonic_ms() + timeout_ms;
+        size_t scanned = 0;
         int r;
 
-        req = protocol_request_format(method, parameters, &len);
-        if (!req)
-                return -ENOMEM;
-        /* The frame is the JSON text plus its NUL terminator. */
-        r = send_all(fd, req, len + 1, deadline);
-        if (r < 0)
-                return r;
-
         for (;;) {
+                char *nul = rd->len > scanned ? memchr(rd->buf + scanned, '\0', rd->len - scanned) : NULL;
                 ssize_t n;
-                char *nul;
 
-                if (cap - have < 4096) {
-                        size_t ncap = cap ? cap * 2 : 8192;
+                if (nul) {
+                        size_t frame = (size_t) (nul - rd->buf);
+                        r = protocol_reply_parse(rd->buf, frame, ret_parameters, ret_error);
+                        memmove(rd->buf, nul + 1, rd->len - frame - 1);
+                        rd->len -= frame + 1;
+                        return r;
+                }
+                scanned = rd->len;
+                if (rd->cap - rd->len < 4096) {
+                        size_t ncap = rd->cap ? rd->cap * 2 : 8192;
                         char *nbuf;
                         if (ncap > AGENTID_MESSAGE_MAX + 1)
                                 ncap = AGENTID_MESSAGE_MAX + 1;
-                        if (ncap <= have)
+                        if (ncap <= rd->len)
                                 return -EMSGSIZE;
-                        nbuf = realloc(buf, ncap);
+                        nbuf = realloc(rd->buf, ncap);
                         if (!nbuf)
                                 return -ENOMEM;
-                        buf = nbuf;
-                        cap = ncap;
+                        rd->buf = nbuf;
+                        rd->cap = ncap;
                 }
-                n = recv(fd, buf + have, cap - have, 0);
+                n = recv(rd->fd, rd->buf + rd->len, rd->cap - rd->len, 0);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
                         if (errno == EAGAIN) {
-                                r = wait_fd(fd, POLLIN, deadline);
+                                r = wait_fd(rd->fd, POLLIN, deadline);
                                 if (r < 0)
                                         return r;
                                 continue;
@@ -146,9 +178,17 @@ int agentid_call(int fd, const char *method, json_t *parameters, int timeout_ms,
                 }
                 if (n == 0)
                         return -ECONNRESET;
-                nul = memchr(buf + have, '\0', (size_t) n);
-                have += (size_t) n;
-                if (nul)
-                        return protocol_reply_parse(buf, (size_t) (nul - buf), ret_parameters, ret_error);
+                rd->len += (size_t) n;
         }
+}
+
+int agentid_call(int fd, const char *method, json_t *parameters, int timeout_ms, json_t **ret_parameters,
+                 char **ret_error) {
+        struct agentid_reader rd = { .fd = fd };
+        int r = agentid_send(fd, method, parameters, NULL, 0, timeout_ms);
+
+        if (r == 0)
+                r = agentid_read_reply(&rd, timeout_ms, ret_parameters, ret_error);
+        agentid_reader_done(&rd);
+        return r;
 }

@@ -12,6 +12,24 @@ const char *agentid_socket_path(const char *explicit_path);
  * (-ENOENT/-ECONNREFUSED when no broker listens). */
 int agentid_connect(const char *path, int timeout_ms);
 
+/* Replies are read through a reader: one connection may carry several
+ * (io.agentid.Run answers once when the task starts, once when it ends),
+ * and bytes of the next may arrive with the previous one. */
+struct agentid_reader {
+        int fd;
+        char *buf;
+        size_t len, cap;
+};
+
+void agentid_reader_done(struct agentid_reader *r);
+
+/* Send one request, with optional descriptors passed by SCM_RIGHTS. */
+int agentid_send(int fd, const char *method, json_t *parameters, const int *fds, size_t n_fds, int timeout_ms);
+
+/* Read the next reply; timeout_ms < 0 waits for ever. Same results as
+ * agentid_call. */
+int agentid_read_reply(struct agentid_reader *r, int timeout_ms, json_t **ret_parameters, char **ret_error);
+
 /* Send one request and wait for its reply. On success returns 0 with
  * *ret_parameters set (new reference) and *ret_error NULL, or the error
  * name (newly allocated) for an error reply. Negative errno on transport

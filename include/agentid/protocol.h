@@ -22,6 +22,8 @@
 #define AGENTID_METHOD_SHOW "io.agentid.Show"
 #define AGENTID_METHOD_REVOKE "io.agentid.Revoke"
 #define AGENTID_METHOD_STATUS "io.agentid.Status"
+#define AGENTID_METHOD_RUN "io.agentid.Run"
+#define AGENTID_METHOD_SIGNAL "io.agentid.Signal"
 
 #define AGENTID_ERROR_INVALID_REQUEST "io.agentid.InvalidRequest"
 #define AGENTID_ERROR_MESSAGE_TOO_LARGE "io.agentid.MessageTooLarge"
@@ -34,7 +36,15 @@
 #define AGENTID_ERROR_AUDIT_FAILED "io.agentid.AuditFailed"
 #define AGENTID_ERROR_INTERNAL "io.agentid.InternalError"
 #define AGENTID_ERROR_TOO_MANY_CONNECTIONS "io.agentid.TooManyConnections"
+#define AGENTID_ERROR_TASK_FAILED "io.agentid.TaskFailed"
 
 /* List returns at most this many identities per call; callers page with
  * the "after" parameter (the last uid seen). */
 #define AGENTID_LIST_PAGE_MAX 1000
+
+/* io.agentid.Run bounds. */
+#define AGENTID_RUN_ARGV_MAX 256
+#define AGENTID_RUN_ENV_MAX 64
+#define AGENTID_RUN_ENV_NAME_MAX 128
+/* The PATH a task gets unless --env sets one. */
+#define AGENTID_RUN_DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"

@@ -89,9 +89,15 @@ static void test_full_template(void **state) {
         assert_string_equal(t.shell, "/bin/bash");
 
         char home[128];
-        assert_int_equal(template_home_for(&t, "ag-triage-bcdfgh", home, sizeof(home)), 0);
+        assert_int_equal(template_home_for(&t, "ag-triage-bcdfgh", "/st", home, sizeof(home)), 0);
         assert_string_equal(home, "/var/lib/agentid/home/ag-triage-bcdfgh");
-        assert_int_equal(template_home_for(&t, "ag-triage-bcdfgh", home, 10), -ENAMETOOLONG);
+        assert_int_equal(template_home_for(&t, "ag-triage-bcdfgh", "/st", home, 10), -ENAMETOOLONG);
+        /* The default keeps homes under the broker's state directory. */
+        template_default(&t);
+        assert_int_equal(template_home_for(&t, "ag-x", "/tmp/state", home, sizeof(home)), 0);
+        assert_string_equal(home, "/tmp/state/home/ag-x");
+        assert_int_equal(parse("[template]\nname = x\nhome = %S/agents/%n\n", &t, error, sizeof(error)), 0);
+        assert_string_equal(t.home, "%S/agents/%n");
 }
 
 static void test_invokers_default_to_nobody(void **state) {

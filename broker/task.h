@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/* Tasks: a command running as a freshly minted agent (io.agentid.Run).
+ * The broker is the task leader's parent. When the leader exits, the TTL
+ * passes, the identity is revoked, or the invoker's connection goes, the
+ * identity is revoked and every process of the agent's uid is killed, its
+ * home removed, and the invoker told how the task ended. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "agentid/identity.h"
+
+struct broker;
+struct conn;
+struct template;
+
+enum task_end {
+        TASK_END_NONE,
+        TASK_END_EXITED,       /* the leader exited by itself */
+        TASK_END_EXPIRED,      /* the identity's TTL passed */
+        TASK_END_REVOKED,      /* someone revoked the identity */
+        TASK_END_INVOKER_GONE, /* the invoker's connection closed */
+        TASK_END_SHUTDOWN,     /* the broker is stopping */
+};
+
+struct task_spec {
+        char **argv;  /* NULL-terminated */
+        char **envp;  /* NULL-terminated, complete environment */
+        const char *cwd; /* NULL: the agent's home */
+        int fds[3];   /* stdin, stdout, stderr; owned by the task after start */
+        bool no_new_privs;
+};
+
+/* Start spec as identity i (live, just minted from template t). On success
+ * the task belongs to conn and the first reply has been queued. */
+int task_start(struct broker *b, struct conn *conn, const struct identity *i, const struct template *t,
+               struct task_spec *spec, char *error, size_t error_size);
+
+/* epoll told us a task's leader or cleaner pidfd is readable. */
+void task_on_pidfd(struct broker *b, void *watch);
+
+/* Forward a signal from the invoker to the task's process group. */
+int task_signal(struct broker *b, struct conn *conn, int signo);
+
+/* Identities ended (revoked or expired): end the tasks they ran. */
+void task_reconcile(struct broker *b);
+
+/* The invoker's connection is closing. */
+void task_on_conn_closed(struct broker *b, struct conn *conn);
+
+/* Kill every process running as uid. Returns the number of kill rounds
+ * that found processes (0: none were running) or a negative errno. Used by
+ * task teardown and the orphan sweep. Blocks for the kill only (no I/O). */
+int kill_uid_processes(uid_t uid, gid_t gid);
+
+/* At start and periodically: kill processes in the agent uid range that
+ * have no live identity, and revoke identities of tasks a previous broker
+ * ran (their invoker connection died with it). */
+void task_sweep_orphans(struct broker *b, bool at_start);
+
+/* Stop every task (broker shutdown): revoke, kill, clean up, synchronously. */
+void task_stop_all(struct broker *b);
+
+unsigned task_count(const struct broker *b);
