@@ -419,6 +419,7 @@ static void on_tick(struct broker *b) {
                 if (!c->task && now - c->last_active_ms >= idle_ms)
                         conn_close(b, c);
         }
+        (void) store_checkpoint(b->store);
         /* The orphan sweep reads /proc: twice a minute is plenty, tasks'
          * own teardown does not wait for it. */
         if (now - last_sweep_ms >= 30000) {

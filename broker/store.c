@@ -215,7 +215,10 @@ int store_open(const char *path, struct store **ret) {
         /* WAL: readers never block the writer. synchronous=FULL: a reply
          * is only sent for a state change that survives power loss. */
         r = exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
-                    "PRAGMA busy_timeout = 2000; PRAGMA trusted_schema = OFF");
+                    "PRAGMA busy_timeout = 2000; PRAGMA trusted_schema = OFF;"
+                    /* Checkpoints run from the broker's housekeeping tick
+                     * (store_checkpoint), not inside a mint's commit. */
+                    "PRAGMA wal_autocheckpoint = 0");
         if (r < 0)
                 goto fail;
         r = migrate(s);
@@ -522,4 +525,10 @@ int store_list_live_tasks(struct store *s, int (*cb)(void *userdata, const struc
                 r = cb(userdata, &list[k]);
         free(list);
         return r;
+}
+
+int store_checkpoint(struct store *s) {
+        /* PASSIVE: never waits for readers, never blocks the loop for long. */
+        int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        return rc == SQLITE_OK ? 0 : sqlite_to_errno(rc);
 }

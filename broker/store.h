@@ -68,5 +68,8 @@ int store_list_live_tasks(struct store *s, int (*cb)(void *userdata, const struc
 int store_get_meta_u64(struct store *s, const char *key, uint64_t *ret);
 int store_set_meta_u64(struct store *s, const char *key, uint64_t value);
 
+/* Move the WAL's pages into the database (called when idle). */
+int store_checkpoint(struct store *s);
+
 /* Schema version this build writes. */
 #define STORE_SCHEMA_VERSION 1
