@@ -19,8 +19,9 @@
 #include "macro.h"
 #include "task.h"
 
-#define DEFAULT_CONFIG "/etc/agentid/agentid.conf"
-#define DEFAULT_STATE_DIR "/var/lib/agentid"
+/* From configure: $(sysconfdir)/agentid/agentid.conf, $(localstatedir)/lib/agentid */
+#define DEFAULT_CONFIG AGENTID_CONFIG_DEFAULT
+#define DEFAULT_STATE_DIR AGENTID_STATE_DIR_DEFAULT
 #define DEFAULT_RUNTIME_DIR "/run/agentid"
 
 void broker_report_template_problem(const char *message) {

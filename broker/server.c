@@ -419,6 +419,10 @@ static void on_tick(struct broker *b) {
                 if (!c->task && now - c->last_active_ms >= idle_ms)
                         conn_close(b, c);
         }
+        /* The tick runs on the event loop, so a WATCHDOG=1 proves the loop
+         * turns; systemd restarts a broker that stops sending it. */
+        if (b->watchdog_usec)
+                sd_notify(0, "WATCHDOG=1");
         (void) store_checkpoint(b->store);
         /* The orphan sweep reads /proc: twice a minute is plenty, tasks'
          * own teardown does not wait for it. */
@@ -486,6 +490,11 @@ int server_run(struct broker *b) {
             (r = add_watch(b, b->expiry.timer_fd, &watch_expiry)) < 0 || (r = add_watch(b, b->tick_fd, &watch_tick)) < 0)
                 return r;
 
+        if (sd_watchdog_enabled(0, &b->watchdog_usec) <= 0)
+                b->watchdog_usec = 0;
+        else if (period_ms * 1000 > b->watchdog_usec / 2)
+                log_warning("WatchdogSec= is shorter than twice the housekeeping tick (%llums)",
+                            (unsigned long long) period_ms);
         sd_notifyf(0, "READY=1\nSTATUS=%llu live agents", (unsigned long long) b->live_count);
         log_info("ready on %s (%llu live agents)", b->socket_path, (unsigned long long) b->live_count);
 
