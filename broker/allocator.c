@@ -5,7 +5,11 @@
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
+#include "macro.h"
 #include "store.h"
 
 /* How many candidates one mint may examine before giving up. A full range
@@ -24,11 +28,83 @@ bool allocator_id_is_foreign_nss(uint32_t id) {
         return false;
 }
 
+struct local_file {
+        const char *path;
+        struct stat st; /* what the snapshot was read from */
+        bool read;
+};
+
+static struct local_file local_files[] = { { .path = "/etc/passwd" }, { .path = "/etc/group" } };
+static uint32_t *local_ids;
+static size_t n_local_ids;
+
+static int compare_u32(const void *a, const void *b) {
+        uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
+        return x < y ? -1 : x > y;
+}
+
+/* Read every uid/gid of both files (third field) into a sorted array. */
+static void local_ids_reload(void) {
+        uint32_t *ids = NULL;
+        size_t n = 0, cap = 0;
+
+        for (size_t f = 0; f < ELEMENTSOF(local_files); f++) {
+                FILE *fp = fopen(local_files[f].path, "re");
+                char line[4096];
+
+                local_files[f].read = fp && fstat(fileno(fp), &local_files[f].st) == 0;
+                if (!fp)
+                        continue;
+                while (fgets(line, sizeof(line), fp)) {
+                        char *p = strchr(line, ':'), *end;
+                        unsigned long id;
+                        if (!p || !(p = strchr(p + 1, ':')))
+                                continue;
+                        id = strtoul(p + 1, &end, 10);
+                        if (end == p + 1 || *end != ':' || id > UINT32_MAX)
+                                continue;
+                        if (n == cap) {
+                                size_t ncap = cap ? cap * 2 : 256;
+                                uint32_t *nids = realloc(ids, ncap * sizeof(*nids));
+                                if (!nids)
+                                        break;
+                                ids = nids;
+                                cap = ncap;
+                        }
+                        ids[n++] = (uint32_t) id;
+                }
+                fclose(fp);
+        }
+        if (ids)
+                qsort(ids, n, sizeof(*ids), compare_u32);
+        free(local_ids);
+        local_ids = ids;
+        n_local_ids = n;
+}
+
+bool allocator_id_is_local(uint32_t id) {
+        bool stale = false;
+
+        for (size_t f = 0; f < ELEMENTSOF(local_files); f++) {
+                struct stat st;
+                bool exists = stat(local_files[f].path, &st) == 0;
+                if (exists != local_files[f].read ||
+                    (exists && (st.st_ino != local_files[f].st.st_ino || st.st_dev != local_files[f].st.st_dev ||
+                                st.st_size != local_files[f].st.st_size ||
+                                st.st_mtim.tv_sec != local_files[f].st.st_mtim.tv_sec ||
+                                st.st_mtim.tv_nsec != local_files[f].st.st_mtim.tv_nsec)))
+                        stale = true;
+        }
+        if (stale || (!local_files[0].read && !local_files[1].read && !local_ids))
+                local_ids_reload();
+        return local_ids && bsearch(&id, local_ids, n_local_ids, sizeof(*local_ids), compare_u32);
+}
+
 int allocator_init(struct allocator *a, uint32_t min, uint32_t max, struct store *store) {
         uint64_t next;
         int r;
 
-        *a = (struct allocator) { .min = min, .max = max, .next = min, .id_is_foreign = allocator_id_is_foreign_nss };
+        *a = (struct allocator) { .min = min, .max = max, .next = min, .id_is_foreign = allocator_id_is_local };
         r = store_get_meta_u64(store, ALLOCATOR_META_KEY, &next);
         if (r < 0 && r != -ENOENT)
                 return r;

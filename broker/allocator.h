@@ -15,7 +15,7 @@ struct store;
 struct allocator {
         uint32_t min, max, next;
         /* Is this id taken by an account or group outside agentid? Defaults
-         * to an NSS lookup; tests replace it. */
+         * to allocator_id_is_local; tests replace it. */
         bool (*id_is_foreign)(uint32_t id);
 };
 
@@ -32,4 +32,12 @@ int allocator_pick(struct allocator *a, struct store *store, uint32_t *ret);
  * already has (other than agentid's own live agents). */
 int allocator_check_range(uint32_t min, uint32_t max, struct store *store, char *error, size_t error_size);
 
+/* Every NSS source: getpwuid_r/getgrgid_r. */
 bool allocator_id_is_foreign_nss(uint32_t id);
+
+/* /etc/passwd and /etc/group, from a snapshot of the ids they hold that is
+ * re-read whenever either file changes: costs two stat(2) per candidate
+ * instead of two full NSS lookups. Other NSS sources are checked for the
+ * whole range at start (allocator_check_range); they must not hand out ids
+ * in the range systemd's UIDS-GIDS.md leaves unassigned. */
+bool allocator_id_is_local(uint32_t id);

@@ -50,6 +50,7 @@ struct broker {
         uint64_t started_usec;
         uint64_t live_count; /* for Status and sd_notify STATUS= */
         uint64_t watchdog_usec; /* systemd's WatchdogSec, 0 when off */
+        bool checkpoint_due;    /* WAL checkpoint wanted after this turn */
 };
 
 /* A method's answer: parameters on success, or an error name and message. */

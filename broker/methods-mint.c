@@ -129,10 +129,13 @@ int method_mint(struct broker *b, const struct caller *c, json_t *params, struct
 
                 r = store_begin(b->store);
                 if (r < 0)
-                        break;
+                        return reply_fail(reply, AGENTID_ERROR_INTERNAL, "the store is unavailable: %s",
+                                          strerror(-r));
                 r = store_insert_identity(b->store, &i);
                 if (r == -EEXIST) {
                         store_rollback(b->store);
+                        if (attempt == 7)
+                                return reply_fail(reply, AGENTID_ERROR_INTERNAL, "no unused agent name found");
                         continue;
                 }
                 if (r == 0)

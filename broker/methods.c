@@ -44,10 +44,38 @@ static json_t *string_or_null(const char *s) {
         return s && *s ? json_string(s) : json_null();
 }
 
+/* Owners' names, cached for a few seconds: a List of a thousand agents of
+ * one owner must not mean a thousand passwd lookups. */
+static const char *owner_name(uid_t uid, char *buf, size_t size) {
+        static struct {
+                uid_t uid;
+                uint64_t at;
+                char name[AGENTID_NAME_MAX + 1];
+        } cache[8];
+        static unsigned next;
+        uint64_t now = now_usec();
+        struct passwd pw, *res = NULL;
+        char pwbuf[1024];
+
+        for (size_t k = 0; k < ELEMENTSOF(cache); k++)
+                if (cache[k].at && cache[k].uid == uid && now - cache[k].at < 5000000) {
+                        snprintf(buf, size, "%s", cache[k].name);
+                        return buf;
+                }
+        if (getpwuid_r(uid, &pw, pwbuf, sizeof(pwbuf), &res) == 0 && res && strlen(res->pw_name) < size)
+                snprintf(buf, size, "%s", res->pw_name);
+        else
+                snprintf(buf, size, "%u", (unsigned) uid);
+        cache[next].uid = uid;
+        cache[next].at = now;
+        snprintf(cache[next].name, sizeof(cache[next].name), "%s", buf);
+        next = (next + 1) % ELEMENTSOF(cache);
+        return buf;
+}
+
 json_t *identity_to_json(const struct identity *i, uint64_t now_usec) {
         char created[RFC3339_MAX], expires[RFC3339_MAX], ended[RFC3339_MAX];
-        struct passwd pw, *res = NULL;
-        char buf[1024], uidbuf[16];
+        char uidbuf[AGENTID_NAME_MAX + 1];
         const char *owner;
         json_t *groups = json_array(), *o;
         enum identity_state state = i->state;
@@ -57,12 +85,7 @@ json_t *identity_to_json(const struct identity *i, uint64_t now_usec) {
         if (state == IDENTITY_LIVE && i->expires_usec <= now_usec)
                 state = IDENTITY_EXPIRED;
 
-        if (getpwuid_r(i->owner_uid, &pw, buf, sizeof(buf), &res) == 0 && res)
-                owner = res->pw_name;
-        else {
-                snprintf(uidbuf, sizeof(uidbuf), "%u", (unsigned) i->owner_uid);
-                owner = uidbuf;
-        }
+        owner = owner_name(i->owner_uid, uidbuf, sizeof(uidbuf));
         for (const char *p = i->groups; *p;) {
                 size_t n = strcspn(p, ",");
                 json_array_append_new(groups, json_stringn(p, n));

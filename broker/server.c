@@ -33,6 +33,8 @@ struct conn {
         bool close_after_flush;
         bool dead; /* closed; freed once the current epoll batch is done */
         struct task *task; /* a Run in progress on this connection */
+        bool pending;      /* has replies waiting for the turn's commit */
+        struct conn *pending_next;
         int fds[3];        /* descriptors received (SCM_RIGHTS) for a Run */
         size_t n_fds;
         struct conn *prev, *next;
@@ -41,6 +43,20 @@ struct conn {
 /* Closed connections wait here until the end of the epoll batch, since a
  * later event of the same batch may still point at them. */
 static struct conn *graveyard;
+
+/* Connections with replies queued during this turn of the loop. Replies are
+ * sent only after the turn's transaction is committed: no client is told of
+ * a change that is not yet durable (group commit, see store_begin). */
+static struct conn *pending;
+static bool in_turn;
+
+static void conn_mark_pending(struct conn *c) {
+        if (c->pending || c->dead)
+                return;
+        c->pending = true;
+        c->pending_next = pending;
+        pending = c;
+}
 
 static struct watch watch_listen = { WATCH_LISTEN }, watch_signal = { WATCH_SIGNAL },
                     watch_expiry = { WATCH_EXPIRY }, watch_tick = { WATCH_TICK };
@@ -193,7 +209,13 @@ void conn_send_reply(struct broker *b, struct conn *c, json_t *parameters, const
         if (c->dead)
                 return;
         out = error ? protocol_error_format(error, message, NULL, &len) : protocol_reply_format(parameters, &len);
-        if (!out || conn_queue(c, out, len) < 0 || conn_flush(c) < 0 || conn_update_events(b, c) < 0)
+        if (!out || conn_queue(c, out, len) < 0) {
+                conn_close(b, c);
+                return;
+        }
+        if (in_turn)
+                conn_mark_pending(c);
+        else if (conn_flush(c) < 0 || conn_update_events(b, c) < 0)
                 conn_close(b, c);
 }
 
@@ -323,12 +345,12 @@ static void on_conn(struct broker *b, struct conn *c, uint32_t events) {
         }
         if (events & EPOLLIN)
                 r = conn_read(b, c);
-        if (r == 0)
-                r = conn_flush(c);
-        if (r == 0)
-                r = conn_update_events(b, c);
-        if (r < 0)
+        if (r < 0) {
                 conn_close(b, c);
+                return;
+        }
+        /* Replies (and EPOLLOUT progress) go out after the turn's commit. */
+        conn_mark_pending(c);
 }
 
 static int peer_groups(int fd, gid_t primary, struct caller *caller) {
@@ -423,7 +445,7 @@ static void on_tick(struct broker *b) {
          * turns; systemd restarts a broker that stops sending it. */
         if (b->watchdog_usec)
                 sd_notify(0, "WATCHDOG=1");
-        (void) store_checkpoint(b->store);
+        b->checkpoint_due = true; /* after this turn's commit */
         /* The orphan sweep reads /proc: twice a minute is plenty, tasks'
          * own teardown does not wait for it. */
         if (now - last_sweep_ms >= 30000) {
@@ -507,6 +529,12 @@ int server_run(struct broker *b) {
                                 continue;
                         return -errno;
                 }
+                /* One transaction per turn: every change the turn makes is
+                 * committed with one fsync before any reply leaves. */
+                r = store_begin(b->store);
+                if (r < 0)
+                        return r;
+                in_turn = true;
                 for (int k = 0; k < n; k++) {
                         struct watch *w = events[k].data.ptr;
                         switch (w->kind) {
@@ -530,6 +558,28 @@ int server_run(struct broker *b) {
                                 task_on_pidfd(b, w);
                                 break;
                         }
+                }
+                in_turn = false;
+                r = store_commit(b->store);
+                if (r < 0) {
+                        /* Memory (heap, tasks, cursor) now runs ahead of the
+                         * database: stop, and let the restart reload it. No
+                         * reply of this turn is sent. */
+                        store_rollback(b->store);
+                        log_error("committing failed (%s): stopping so that state is reloaded from the database",
+                                  store_error(b->store));
+                        return r;
+                }
+                while (pending) {
+                        struct conn *c = pending;
+                        pending = c->pending_next;
+                        c->pending = false;
+                        if (!c->dead && (conn_flush(c) < 0 || conn_update_events(b, c) < 0))
+                                conn_close(b, c);
+                }
+                if (b->checkpoint_due) {
+                        b->checkpoint_due = false;
+                        b->checkpoint_due = true; /* after this turn's commit */
                 }
                 bury_closed();
         }

@@ -15,6 +15,9 @@ enum {
         STMT_BEGIN,
         STMT_COMMIT,
         STMT_ROLLBACK,
+        STMT_SAVEPOINT,
+        STMT_RELEASE,
+        STMT_ROLLBACK_TO,
         STMT_INSERT_IDENTITY,
         STMT_END_IDENTITY,
         STMT_FIND_BY_ID,
@@ -40,6 +43,9 @@ static const char *const statements[_STMT_MAX] = {
         [STMT_BEGIN] = "BEGIN IMMEDIATE",
         [STMT_COMMIT] = "COMMIT",
         [STMT_ROLLBACK] = "ROLLBACK",
+        [STMT_SAVEPOINT] = "SAVEPOINT nested",
+        [STMT_RELEASE] = "RELEASE nested",
+        [STMT_ROLLBACK_TO] = "ROLLBACK TO nested",
         [STMT_INSERT_IDENTITY] =
                 "INSERT INTO identities (name, uid, gid, owner_uid, invoker_pid, template, reason, "
                 "on_behalf_of, parent, home, shell, groups, state, created_usec, expires_usec) "
@@ -101,6 +107,9 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 struct store {
         sqlite3 *db;
         sqlite3_stmt *stmt[_STMT_MAX];
+        /* Transaction nesting: 0 outside any; the outermost is a real
+         * transaction, inner ones are savepoints (see store_begin). */
+        unsigned depth;
 };
 
 static const char *const event_names[_EVENT_TYPE_MAX] = {
@@ -260,19 +269,53 @@ static int step_done(struct store *s, sqlite3_stmt *st) {
 }
 
 int store_begin(struct store *s) {
-        return step_done(s, s->stmt[STMT_BEGIN]);
-}
+        int r = step_done(s, s->stmt[s->depth == 0 ? STMT_BEGIN : STMT_SAVEPOINT]);
 
-int store_commit(struct store *s) {
-        int r = step_done(s, s->stmt[STMT_COMMIT]);
-        if (r < 0)
-                store_rollback(s);
+        if (r == 0)
+                s->depth++;
         return r;
 }
 
+int store_commit(struct store *s) {
+        int r;
+
+        if (s->depth == 0)
+                return -EINVAL;
+        /* SQLite rolls the whole transaction back by itself on some errors
+         * (disk full, I/O): then nothing inside it may claim success. */
+        if (sqlite3_get_autocommit(s->db)) {
+                s->depth = 0;
+                return -EIO;
+        }
+        /* On failure the transaction or savepoint stays open: the caller
+         * rolls it back, as after any other failed step. */
+        r = step_done(s, s->stmt[s->depth == 1 ? STMT_COMMIT : STMT_RELEASE]);
+        if (r < 0)
+                return r;
+        s->depth--;
+        return 0;
+}
+
 void store_rollback(struct store *s) {
-        if (!sqlite3_get_autocommit(s->db))
+        if (s->depth == 0)
+                return;
+        if (sqlite3_get_autocommit(s->db)) {
+                s->depth = 0;
+                return;
+        }
+        if (s->depth == 1) {
                 (void) step_done(s, s->stmt[STMT_ROLLBACK]);
+                s->depth = 0;
+                return;
+        }
+        /* Undo the savepoint's changes, then pop it. */
+        (void) step_done(s, s->stmt[STMT_ROLLBACK_TO]);
+        (void) step_done(s, s->stmt[STMT_RELEASE]);
+        s->depth--;
+}
+
+bool store_in_transaction(struct store *s) {
+        return s->depth > 0;
 }
 
 static void bind_text_or_null(sqlite3_stmt *st, int idx, const char *v) {

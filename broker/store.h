@@ -39,9 +39,15 @@ void store_close(struct store *s);
 /* The last SQLite error message, for logs. */
 const char *store_error(struct store *s);
 
+/* Transactions nest: the outermost store_begin starts a transaction,
+ * inner ones a savepoint. The broker wraps each turn of its event loop in
+ * one outer transaction (group commit: one fsync for every change the turn
+ * made); each operation's own begin/commit is then a savepoint whose
+ * rollback undoes that operation alone. */
 int store_begin(struct store *s);
 int store_commit(struct store *s);
 void store_rollback(struct store *s);
+bool store_in_transaction(struct store *s);
 
 /* Insert a live identity; sets i->id. -EEXIST if the name or a live uid
  * is taken. */

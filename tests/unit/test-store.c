@@ -13,6 +13,9 @@
 
 #include "store.h"
 
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+
 static char dir[64], db[96];
 
 static int setup(void **state) {
@@ -202,7 +205,7 @@ static void test_refuses_newer_schema(void **state) {
         assert_null(again);
         /* leave a valid handle for teardown */
         assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
-        assert_int_equal(sqlite3_exec(raw, "PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(raw, "PRAGMA user_version = " STRINGIFY(STORE_SCHEMA_VERSION), NULL, NULL, NULL), SQLITE_OK);
         sqlite3_close(raw);
         assert_int_equal(store_open(db, &s), 0);
         *state = s;
