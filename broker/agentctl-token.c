@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: MIT */
+#include "agentctl-token.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agentid/protocol.h"
+#include "agentid/token.h"
+#include "client.h"
+#include "duration.h"
+#include "macro.h"
+#include "protocol.h"
+
+#define CALL_TIMEOUT_MS 30000
+
+static const char *arg_socket;
+static bool arg_json;
+
+static int usage_error(const char *cmd, const char *msg) {
+        fprintf(stderr, "agentctl %s: %s (see agentctl --help)\n", cmd, msg);
+        return 2;
+}
+
+static int call(const char *method, json_t *params, json_t **ret) {
+        const char *path = agentid_socket_path(arg_socket);
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *error = NULL;
+        json_t *reply = NULL;
+        const char *msg = NULL;
+        int r;
+
+        fd = agentid_connect(path, CALL_TIMEOUT_MS);
+        if (fd < 0) {
+                fprintf(stderr, "agentctl: cannot reach the broker at %s: %s (is agentidd running?)\n", path,
+                        strerror(-fd));
+                return 1;
+        }
+        r = agentid_call(fd, method, params, CALL_TIMEOUT_MS, &reply, &error);
+        if (r < 0) {
+                fprintf(stderr, "agentctl: %s: %s\n", method, strerror(-r));
+                return 1;
+        }
+        if (error) {
+                (void) json_get_string(reply, "message", &msg);
+                fprintf(stderr, "agentctl: %s (%s)\n", msg ? msg : "request failed", error);
+                json_decref(reply);
+                return 1;
+        }
+        *ret = reply;
+        return 0;
+}
+
+static void print_json(json_t *v) {
+        char *s = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS);
+        if (s)
+                puts(s);
+        free(s);
+}
+
+/* A token on the command line shows in ps(1) to every user: "-" reads it
+ * from standard input instead. */
+static int token_argument(const char *arg, char *buf, size_t size, const char **ret) {
+        size_t n;
+
+        if (!streq(arg, "-")) {
+                *ret = arg;
+                return 0;
+        }
+        n = fread(buf, 1, size - 1, stdin);
+        if (ferror(stdin))
+                return -EIO;
+        buf[n] = '\0';
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+                buf[--n] = '\0';
+        *ret = buf;
+        return 0;
+}
+
+/* token / grant [--audience AUD] [--ttl DUR] [--scope S]... */
+static int cmd_issue(int argc, char **argv, bool grant) {
+        static const struct option options[] = {
+                { "audience", required_argument, NULL, 'a' },
+                { "ttl", required_argument, NULL, 't' },
+                { "scope", required_argument, NULL, 's' },
+                {},
+        };
+        json_t *params = json_object(), *reply = NULL, *scopes = NULL, *v;
+        uint64_t usec;
+        int opt, r = 2;
+
+        while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+                switch (opt) {
+                case 'a':
+                        if (!(v = json_string(optarg))) {
+                                r = usage_error(argv[0], "--audience must be UTF-8 text");
+                                goto out;
+                        }
+                        json_object_set_new(params, "audience", v);
+                        break;
+                case 't':
+                        if (duration_parse(optarg, &usec) < 0) {
+                                r = usage_error(argv[0], "--ttl must be a duration such as 90s or 5m");
+                                goto out;
+                        }
+                        json_object_set_new(params, "ttl", json_string(optarg));
+                        break;
+                case 's':
+                        if (!scopes)
+                                json_object_set_new(params, "scopes", scopes = json_array());
+                        if (!(v = json_string(optarg))) {
+                                r = usage_error(argv[0], "--scope must be UTF-8 text");
+                                goto out;
+                        }
+                        json_array_append_new(scopes, v);
+                        break;
+                default:
+                        goto out;
+                }
+        }
+        if (optind < argc) {
+                r = usage_error(argv[0], "takes no arguments");
+                goto out;
+        }
+        r = call(grant ? AGENTID_METHOD_ISSUE_GRANT : AGENTID_METHOD_ISSUE_TOKEN, params, &reply);
+        if (r)
+                goto out;
+        if (arg_json)
+                print_json(reply);
+        else
+                puts(json_string_value(json_object_get(reply, grant ? "grant" : "token")) ?: "");
+        json_decref(reply);
+out:
+        json_decref(params);
+        return r;
+}
+
+static void print_act(json_t *act) {
+        for (int k = 0; json_is_object(act) && k <= AGENTID_DELEGATION_DEPTH_MAX; k++) {
+                printf("%s%s", k ? " > " : "", json_string_value(json_object_get(act, "sub")) ?: "?");
+                act = json_object_get(act, "act");
+        }
+}
+
+static void print_verified(json_t *reply, const char *what) {
+        json_t *claims = json_object_get(reply, "claims"), *aud = json_object_get(claims, "aud");
+        const char *scope = json_string_value(json_object_get(claims, "scope"));
+
+        printf("%-13s yes\n", what);
+        printf("agent:        %s (uid %" JSON_INTEGER_FORMAT ")\n", json_string_value(json_object_get(reply, "agent")),
+               json_integer_value(json_object_get(reply, "uid")));
+        printf("issuer:       %s\n", json_string_value(json_object_get(claims, "iss")) ?: "-");
+        printf("audience:     %s\n", json_is_string(aud) ? json_string_value(aud) : "(list)");
+        printf("expires:      %s\n", json_string_value(json_object_get(reply, "expires_at")) ?: "-");
+        printf("template:     %s\n", json_string_value(json_object_get(claims, "template")) ?: "-");
+        printf("scope:        %s\n", scope ? scope : "-");
+        printf("acts for:     ");
+        print_act(json_object_get(claims, "act"));
+        printf("\njti:          %s\n", json_string_value(json_object_get(claims, "jti")) ?: "-");
+}
+
+/* verify TOKEN|- [--audience AUD]; redeem GRANT|- [--audience AUD] */
+static int cmd_check(int argc, char **argv, bool grant) {
+        static const struct option options[] = { { "audience", required_argument, NULL, 'a' }, {} };
+        static char buf[AGENTID_TOKEN_MAX + 2];
+        json_t *params = json_object(), *reply = NULL, *v;
+        const char *token;
+        int opt, r = 2;
+
+        while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+                if (opt != 'a')
+                        goto out;
+                if (!(v = json_string(optarg))) {
+                        r = usage_error(argv[0], "--audience must be UTF-8 text");
+                        goto out;
+                }
+                json_object_set_new(params, "audience", v);
+        }
+        if (optind != argc - 1) {
+                r = usage_error(argv[0], grant ? "takes exactly one GRANT (or - for stdin)"
+                                               : "takes exactly one TOKEN (or - for stdin)");
+                goto out;
+        }
+        if (token_argument(argv[optind], buf, sizeof(buf), &token) < 0 || !(v = json_string(token))) {
+                r = usage_error(argv[0], "could not read the token");
+                goto out;
+        }
+        json_object_set_new(params, grant ? "grant" : "token", v);
+        r = call(grant ? AGENTID_METHOD_REDEEM_GRANT : AGENTID_METHOD_VERIFY_TOKEN, params, &reply);
+        if (r)
+                goto out;
+        if (arg_json)
+                print_json(reply);
+        else
+                print_verified(reply, grant ? "redeemed:" : "valid:");
+        json_decref(reply);
+out:
+        json_decref(params);
+        return r;
+}
+
+static int cmd_jwks(int argc, char **argv) {
+        json_t *reply = NULL;
+        int r;
+
+        if (argc != 1)
+                return usage_error(argv[0], "takes no arguments");
+        r = call(AGENTID_METHOD_JWKS, NULL, &reply);
+        if (r)
+                return r;
+        /* The document itself, text or --json alike: feed it to a verifier. */
+        print_json(reply);
+        json_decref(reply);
+        return 0;
+}
+
+static int cmd_rotate(int argc, char **argv) {
+        json_t *reply = NULL;
+        const char *old;
+        int r;
+
+        if (argc != 1)
+                return usage_error(argv[0], "takes no arguments");
+        r = call(AGENTID_METHOD_ROTATE_KEYS, NULL, &reply);
+        if (r)
+                return r;
+        if (arg_json)
+                print_json(reply);
+        else {
+                old = json_string_value(json_object_get(reply, "retired"));
+                printf("new signing key %s", json_string_value(json_object_get(reply, "kid")) ?: "?");
+                if (old)
+                        printf("; %s retired (published until its tokens expire)", old);
+                printf("\n");
+        }
+        json_decref(reply);
+        return 0;
+}
+
+int agentctl_creds(int argc, char **argv, const char *socket, bool json) {
+        arg_socket = socket;
+        arg_json = json;
+        if (streq(argv[0], "token"))
+                return cmd_issue(argc, argv, false);
+        if (streq(argv[0], "grant"))
+                return cmd_issue(argc, argv, true);
+        if (streq(argv[0], "verify"))
+                return cmd_check(argc, argv, false);
+        if (streq(argv[0], "redeem"))
+                return cmd_check(argc, argv, true);
+        if (streq(argv[0], "jwks"))
+                return cmd_jwks(argc, argv);
+        if (streq(argv[0], "rotate-keys"))
+                return cmd_rotate(argc, argv);
+        return usage_error(argv[0], "unknown command");
+}

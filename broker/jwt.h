@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/* JSON Web Tokens signed with Ed25519 (RFC 7515 compact serialization,
+ * RFC 8037 EdDSA): signing, and verification that trusts nothing in the
+ * token before its signature has been checked against a key we chose. */
+#pragma once
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct evp_pkey_st; /* OpenSSL's EVP_PKEY */
+
+enum jwt_error {
+        JWT_OK = 0,
+        JWT_TOO_LARGE,      /* longer than AGENTID_TOKEN_MAX */
+        JWT_MALFORMED,      /* not three base64url segments of JSON objects, bad claim types */
+        JWT_BAD_ALG,        /* alg other than EdDSA/Ed25519 (none, HS256, RS256...) */
+        JWT_BAD_TYPE,       /* typ is not the one expected (a grant used as a token...) */
+        JWT_UNKNOWN_KID,    /* no published key by that kid */
+        JWT_BAD_SIGNATURE,  /* signature does not verify */
+        JWT_WRONG_ISSUER,
+        JWT_WRONG_AUDIENCE,
+        JWT_EXPIRED,
+        JWT_NOT_YET_VALID,  /* nbf or iat in the future (beyond the leeway) */
+        _JWT_ERROR_MAX,
+};
+
+const char *jwt_error_to_string(enum jwt_error e);
+
+/* The public key for a kid, or NULL. Owned by the lookup's owner. */
+typedef struct evp_pkey_st *(*jwt_key_lookup_fn)(void *userdata, const char *kid);
+
+struct jwt_expect {
+        const char *typ;      /* required header typ (compared case-insensitively) */
+        const char *issuer;   /* iss must equal this */
+        const char *audience; /* aud must be, or contain, this */
+        uint64_t now;         /* seconds since the epoch */
+        uint64_t leeway;      /* seconds of clock skew tolerated */
+};
+
+/* Sign claims into a compact token with header {alg, kid, typ}. Returns 0
+ * with *ret a new string, or -ENOMEM / -E2BIG / -EIO. */
+int jwt_sign(struct evp_pkey_st *key, const char *kid, const char *typ, json_t *claims, char **ret);
+
+/* Sign arbitrary header and payload JSON texts (tests build hostile tokens
+ * with it; the broker only uses jwt_sign). */
+int jwt_sign_raw(struct evp_pkey_st *key, const char *header, const char *payload, char **ret);
+
+/* Verify a compact token: size, shape, strict base64url, header (alg, typ,
+ * no crit), kid, signature, then claims (iss, aud, exp, nbf, iat, and that
+ * sub and jti are strings). On JWT_OK *ret_claims is a new reference to the
+ * payload; otherwise why (if given) says what was wrong. */
+enum jwt_error jwt_verify(const char *token, size_t len, jwt_key_lookup_fn lookup, void *userdata,
+                          const struct jwt_expect *expect, json_t **ret_claims, char *why, size_t why_size);
+
+/* SHA-256 of the token text, base64url: what the store keeps instead of
+ * the token. out must hold 44 bytes. */
+int jwt_hash(const char *token, size_t len, char *out, size_t size);
+
+/* The RFC 7638 thumbprint of an Ed25519 public key (base64url x): kid. */
+int jwk_thumbprint(const char *x, char *out, size_t size);

@@ -1,0 +1,403 @@
+/* SPDX-License-Identifier: MIT */
+#include "keys.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base64url.h"
+#include "broker.h"
+#include "duration.h"
+#include "jwt.h"
+#include "log.h"
+#include "macro.h"
+#include "store-creds.h"
+
+#define ED25519_KEY_LEN 32
+
+static void free_keys(struct keyring *k) {
+        for (size_t i = 0; i < k->n; i++)
+                EVP_PKEY_free(k->keys[i].pub);
+        free(k->keys);
+        k->keys = NULL;
+        k->n = 0;
+}
+
+void keyring_close(struct keyring *k) {
+        free_keys(k);
+        EVP_PKEY_free(k->signer);
+        k->signer = NULL;
+}
+
+const struct signing_key *keyring_current(const struct keyring *k) {
+        return k->n > 0 && k->keys[0].retired_usec == 0 ? &k->keys[0] : NULL;
+}
+
+/* Needed while a token it signed may still be presented. */
+static bool is_published(const struct keyring *k, const struct signing_key *key, uint64_t now) {
+        return key->retired_usec == 0 || key->max_exp_usec + k->leeway_usec >= now;
+}
+
+EVP_PKEY *keyring_lookup(void *userdata, const char *kid) {
+        struct keyring *k = userdata;
+        uint64_t now = now_usec();
+
+        for (size_t i = 0; i < k->n; i++)
+                if (streq(k->keys[i].kid, kid))
+                        return is_published(k, &k->keys[i], now) ? k->keys[i].pub : NULL;
+        return NULL;
+}
+
+json_t *keyring_jwks(const struct keyring *k, uint64_t now) {
+        json_t *keys = json_array();
+
+        for (size_t i = 0; keys && i < k->n; i++) {
+                if (!is_published(k, &k->keys[i], now))
+                        continue;
+                if (json_array_append_new(keys, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "kty", "OKP", "crv",
+                                                          "Ed25519", "x", k->keys[i].x, "kid", k->keys[i].kid, "use",
+                                                          "sig", "alg", AGENTID_JWT_ALG)) < 0) {
+                        json_decref(keys);
+                        return NULL;
+                }
+        }
+        return keys ? json_pack("{s:o}", "keys", keys) : NULL;
+}
+
+void keyring_note_exp(struct keyring *k, const char *kid, uint64_t exp_usec) {
+        for (size_t i = 0; i < k->n; i++)
+                if (streq(k->keys[i].kid, kid) && k->keys[i].max_exp_usec < exp_usec)
+                        k->keys[i].max_exp_usec = exp_usec;
+}
+
+static int public_x(EVP_PKEY *key, char *x, size_t size) {
+        uint8_t raw[ED25519_KEY_LEN];
+        size_t len = sizeof(raw);
+
+        if (EVP_PKEY_get_raw_public_key(key, raw, &len) != 1 || len != sizeof(raw))
+                return -EIO;
+        return base64url_encode(raw, len, x, size) < 0 ? -ENOBUFS : 0;
+}
+
+static int add_row(void *userdata, const struct signing_key_row *row) {
+        struct keyring *k = userdata;
+        uint8_t raw[ED25519_KEY_LEN + 2];
+        struct signing_key *nk, *key;
+
+        nk = realloc(k->keys, (k->n + 1) * sizeof(*nk));
+        if (!nk)
+                return -ENOMEM;
+        k->keys = nk;
+        key = &k->keys[k->n];
+        *key = (struct signing_key) {
+                .created_usec = row->created_usec,
+                .retired_usec = row->retired_usec,
+                .max_exp_usec = row->max_exp_usec,
+        };
+        snprintf(key->kid, sizeof(key->kid), "%s", row->kid);
+        snprintf(key->x, sizeof(key->x), "%s", row->x);
+        if (base64url_decode(row->x, strlen(row->x), raw, sizeof(raw)) != ED25519_KEY_LEN ||
+            !(key->pub = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, raw, ED25519_KEY_LEN))) {
+                log_error("signing key %s in the store has an invalid public key", row->kid);
+                return -EINVAL;
+        }
+        k->n++;
+        return 0;
+}
+
+static int reload(struct broker *b) {
+        free_keys(&b->keys);
+        return creds_keys_list(b->creds, add_row, &b->keys);
+}
+
+static void key_path(const struct keyring *k, const char *kid, const char *suffix, char *buf, size_t size) {
+        snprintf(buf, size, "%s/%s.pem%s", k->dir, kid, suffix);
+}
+
+static int fsync_dir(const char *dir) {
+        _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        return fd < 0 || fsync(fd) < 0 ? -errno : 0;
+}
+
+/* Write the private key durably, readable by the broker's user alone. */
+static int write_private(const struct keyring *k, EVP_PKEY *key, const char *kid) {
+        char tmp[AGENTID_PATH_MAX * 2], path[AGENTID_PATH_MAX * 2];
+        FILE *f;
+        int fd, r = 0;
+
+        key_path(k, kid, ".tmp", tmp, sizeof(tmp));
+        key_path(k, kid, "", path, sizeof(path));
+        (void) unlink(tmp);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return -errno;
+        f = fdopen(fd, "w");
+        if (!f) {
+                r = -errno;
+                close(fd);
+                goto out;
+        }
+        if (PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL) != 1)
+                r = -EIO;
+        if (fflush(f) != 0 || fsync(fileno(f)) < 0)
+                r = r ?: -errno;
+        if (fclose(f) != 0)
+                r = r ?: -errno;
+        if (r == 0 && rename(tmp, path) < 0)
+                r = -errno;
+        if (r == 0)
+                r = fsync_dir(k->dir);
+out:
+        if (r < 0)
+                (void) unlink(tmp);
+        return r;
+}
+
+/* Load the current key's private half and check it is the key the store
+ * publishes, and that nobody else can read it. */
+static int load_private(struct keyring *k, const struct signing_key *cur) {
+        char path[AGENTID_PATH_MAX * 2], x[64];
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+        EVP_PKEY *key;
+        FILE *f;
+
+        key_path(k, cur->kid, "", path, sizeof(path));
+        fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 0077)) {
+                log_error("%s: must be a regular file owned by uid %u with mode 0600", path, (unsigned) geteuid());
+                return -EPERM;
+        }
+        f = fdopen(fd, "r");
+        if (!f)
+                return -errno;
+        fd = -1; /* the FILE owns it now */
+        key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+        fclose(f);
+        if (!key || EVP_PKEY_get_id(key) != EVP_PKEY_ED25519 || public_x(key, x, sizeof(x)) < 0 ||
+            !streq(x, cur->x)) {
+                EVP_PKEY_free(key);
+                log_error("%s: not the Ed25519 key %s the store publishes", path, cur->kid);
+                return -EBADMSG;
+        }
+        EVP_PKEY_free(k->signer);
+        k->signer = key;
+        return 0;
+}
+
+/* Private keys other than the current one never sign again: remove any
+ * left by a rotation that crashed before removing them. */
+static void remove_stale_private(const struct keyring *k) {
+        const struct signing_key *cur = keyring_current(k);
+        char keep[AGENTID_KID_MAX + 8];
+        DIR *d = opendir(k->dir);
+        struct dirent *de;
+
+        if (!d)
+                return;
+        snprintf(keep, sizeof(keep), "%s.pem", cur ? cur->kid : "");
+        while ((de = readdir(d)))
+                if (de->d_name[0] != '.' && !streq(de->d_name, keep) && unlinkat(dirfd(d), de->d_name, 0) == 0)
+                        log_info("removed stale private key file %s/%s", k->dir, de->d_name);
+        closedir(d);
+}
+
+static int publish(struct keyring *k, uint64_t now) {
+        _cleanup_free_ char *text = NULL;
+        char tmp[AGENTID_PATH_MAX * 2];
+        json_t *jwks = keyring_jwks(k, now);
+        size_t n = json_array_size(json_object_get(jwks, "keys"));
+        ssize_t w;
+        int fd, r = 0;
+
+        text = jwks ? json_dumps(jwks, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+        json_decref(jwks);
+        if (!text)
+                return -ENOMEM;
+        snprintf(tmp, sizeof(tmp), "%s.tmp", k->jwks_path);
+        (void) unlink(tmp);
+        /* World-readable: anyone on the host may verify tokens offline. */
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return -errno;
+        if (fchmod(fd, 0644) < 0)
+                r = -errno;
+        w = r == 0 ? write(fd, text, strlen(text)) : -1;
+        if (r == 0 && (w != (ssize_t) strlen(text) || write(fd, "\n", 1) != 1))
+                r = w < 0 ? -errno : -EIO;
+        if (close(fd) < 0 && r == 0)
+                r = -errno;
+        if (r == 0 && rename(tmp, k->jwks_path) < 0)
+                r = -errno;
+        if (r < 0) {
+                (void) unlink(tmp);
+                log_error("writing %s: %s", k->jwks_path, strerror(-r));
+                return r;
+        }
+        k->n_published = n;
+        return 0;
+}
+
+static int generate(EVP_PKEY **ret, char *x, size_t x_size, char *kid, size_t kid_size) {
+        EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+        int r;
+
+        if (!key)
+                return -EIO;
+        r = public_x(key, x, x_size);
+        if (r == 0)
+                r = jwk_thumbprint(x, kid, kid_size);
+        if (r < 0) {
+                EVP_PKEY_free(key);
+                return r;
+        }
+        *ret = key;
+        return 0;
+}
+
+int keyring_rotate(struct broker *b, const struct caller *c, char *old_kid, char *new_kid) {
+        struct keyring *k = &b->keys;
+        const struct signing_key *cur = keyring_current(k);
+        struct signing_key_row row = {};
+        char detail[256], old_path[AGENTID_PATH_MAX * 2] = "";
+        EVP_PKEY *key = NULL;
+        uint64_t now = now_usec();
+        struct event e;
+        int r;
+
+        old_kid[0] = new_kid[0] = '\0';
+        if (cur) {
+                snprintf(old_kid, AGENTID_KID_MAX + 1, "%s", cur->kid);
+                key_path(k, cur->kid, "", old_path, sizeof(old_path));
+        }
+        r = generate(&key, row.x, sizeof(row.x), row.kid, sizeof(row.kid));
+        if (r < 0)
+                return r;
+        row.created_usec = now;
+        /* The file first: a crash after it leaves an unused file (removed at
+         * start), never a current key without its private half. */
+        r = write_private(k, key, row.kid);
+        if (r < 0) {
+                log_error("writing a new signing key to %s: %s", k->dir, strerror(-r));
+                EVP_PKEY_free(key);
+                return r;
+        }
+        if (old_kid[0])
+                snprintf(detail, sizeof(detail), "new signing key %s; %s retired", row.kid, old_kid);
+        else
+                snprintf(detail, sizeof(detail), "new signing key %s", row.kid);
+        e = (struct event) {
+                .type = EVENT_ROTATE,
+                .time_usec = now,
+                .uid = -1,
+                .owner_uid = -1,
+                .caller_uid = c ? (int64_t) c->uid : -1,
+                .caller_pid = c ? (int64_t) c->pid : -1,
+                .detail = detail,
+        };
+        r = store_begin(b->store);
+        if (r == 0 && (r = creds_key_retire_current(b->creds, now)) == 0 &&
+            (r = creds_key_insert(b->creds, &row)) == 0 && (r = audit_record(&b->audit, &e)) == 0)
+                r = store_commit(b->store);
+        if (r < 0) {
+                store_rollback(b->store);
+                key_path(k, row.kid, "", old_path, sizeof(old_path));
+                (void) unlink(old_path);
+                EVP_PKEY_free(key);
+                return r;
+        }
+        EVP_PKEY_free(k->signer);
+        k->signer = key;
+        snprintf(new_kid, AGENTID_KID_MAX + 1, "%s", row.kid);
+        /* The retired private key never signs again. */
+        if (old_path[0] && unlink(old_path) < 0 && errno != ENOENT)
+                log_warning("could not remove the retired private key %s: %m", old_path);
+        r = reload(b);
+        if (r < 0)
+                return r;
+        (void) publish(k, now);
+        return 0;
+}
+
+static int make_private_dir(const char *path) {
+        struct stat st;
+
+        if (mkdir(path, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        if (lstat(path, &st) < 0)
+                return -errno;
+        if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+                return -EPERM;
+        return chmod(path, 0700) < 0 ? -errno : 0;
+}
+
+int keyring_open(struct broker *b) {
+        struct keyring *k = &b->keys;
+        char old_kid[AGENTID_KID_MAX + 1], new_kid[AGENTID_KID_MAX + 1];
+        const struct signing_key *cur;
+        int r;
+
+        k->leeway_usec = b->config.token_leeway_usec;
+        snprintf(k->dir, sizeof(k->dir), "%s/keys", b->state_dir);
+        snprintf(k->jwks_path, sizeof(k->jwks_path), "%s/" AGENTID_JWKS_FILE, b->runtime_dir);
+        r = make_private_dir(k->dir);
+        if (r < 0) {
+                log_error("%s: %s (must be a directory owned by the broker's user)", k->dir, strerror(-r));
+                return r;
+        }
+        r = reload(b);
+        if (r < 0)
+                return r;
+        cur = keyring_current(k);
+        if (cur) {
+                r = load_private(k, cur);
+                if (r == -ENOENT) {
+                        /* Lost (restored from a backup without it, say): its
+                         * tokens still verify by the public half; sign with a
+                         * new key from now on. */
+                        log_warning("the private half of signing key %s is missing; rotating", cur->kid);
+                        cur = NULL;
+                } else if (r < 0) {
+                        log_error("signing key %s: %s", k->keys[0].kid, strerror(-r));
+                        return r;
+                }
+        }
+        if (!cur) {
+                r = keyring_rotate(b, NULL, old_kid, new_kid);
+                if (r < 0) {
+                        log_error("creating a signing key: %s", strerror(-r));
+                        return r;
+                }
+                log_info("new signing key %s", new_kid);
+        }
+        remove_stale_private(k);
+        return publish(k, now_usec());
+}
+
+void keyring_housekeeping(struct broker *b) {
+        struct keyring *k = &b->keys;
+        uint64_t now = now_usec(), before = now > k->leeway_usec ? now - k->leeway_usec : 0;
+        size_t n = 0;
+
+        /* A row is useless once its token could not pass the exp check.
+         * Twice a minute is plenty: rows are small. */
+        if (now - k->last_prune_usec >= UINT64_C(30) * 1000000) {
+                k->last_prune_usec = now;
+                (void) creds_tokens_prune(b->creds, before);
+        }
+        for (size_t i = 0; i < k->n; i++)
+                n += is_published(k, &k->keys[i], now);
+        if (n != k->n_published)
+                (void) publish(k, now);
+}

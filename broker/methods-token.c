@@ -1,0 +1,412 @@
+/* SPDX-License-Identifier: MIT */
+/* Credentials: io.agentid.IssueToken, VerifyToken, Jwks, RotateKeys,
+ * IssueGrant, RedeemGrant. See docs/tokens.md. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "agentid/protocol.h"
+#include "agentid/token.h"
+#include "base64url.h"
+#include "broker.h"
+#include "duration.h"
+#include "jwt.h"
+#include "log.h"
+#include "macro.h"
+#include "names.h"
+#include "protocol.h"
+
+#define USEC_PER_SEC UINT64_C(1000000)
+
+/* ttl: a duration string ("5m") or a number of seconds. */
+static int param_ttl(json_t *params, uint64_t *ret) {
+        json_t *v = json_object_get(params, "ttl");
+        const char *s;
+
+        if (!v || json_is_null(v))
+                return -ENOENT;
+        if (json_is_integer(v)) {
+                if (json_integer_value(v) <= 0 || (uint64_t) json_integer_value(v) > UINT32_MAX)
+                        return -ERANGE;
+                *ret = (uint64_t) json_integer_value(v) * USEC_PER_SEC;
+                return 0;
+        }
+        if (json_get_string(params, "ttl", &s) < 0)
+                return -EINVAL;
+        return duration_parse(s, ret);
+}
+
+static int param_audience(struct broker *b, json_t *params, const char **ret, struct reply *reply) {
+        int r = json_get_string(params, "audience", ret);
+
+        if (r == -ENOENT) {
+                /* Unnamed audience: this host's broker itself (pam_agentid). */
+                *ret = b->config.issuer;
+                return 0;
+        }
+        if (r < 0 || !text_is_valid(*ret, AGENTID_AUDIENCE_MAX))
+                return reply_fail(reply, AGENTID_ERROR_INVALID_PARAMETER,
+                                  "audience must be printable text of 1 to %d bytes", AGENTID_AUDIENCE_MAX);
+        return 0;
+}
+
+static bool template_has_scope(const struct template *t, const char *scope) {
+        for (size_t k = 0; t && k < t->n_scopes; k++)
+                if (streq(t->scopes[k], scope))
+                        return true;
+        return false;
+}
+
+/* The scope claim: the requested subset of the template's scopes, or all
+ * of them. Space-separated (RFC 8693 section 4.2). */
+static int scope_claim(struct broker *b, const struct caller *c, const struct identity *i, json_t *params,
+                       char *buf, size_t size, struct reply *reply) {
+        const struct template *t = template_set_find(&b->templates, i->template_name);
+        json_t *req = json_object_get(params, "scopes"), *v;
+        size_t k, o = 0;
+
+        buf[0] = '\0';
+        if (req && (!json_is_array(req) || json_array_size(req) > AGENTID_SCOPES_MAX))
+                return reply_fail(reply, AGENTID_ERROR_INVALID_PARAMETER, "scopes must be a list of at most %d scopes",
+                                  AGENTID_SCOPES_MAX);
+        if (!req) {
+                for (k = 0; t && k < t->n_scopes; k++)
+                        o += (size_t) snprintf(buf + o, size - o, "%s%s", o ? " " : "", t->scopes[k]);
+                return 0;
+        }
+        json_array_foreach(req, k, v) {
+                const char *s = json_string_value(v);
+                if (!s || strlen(s) != json_string_length(v) || !text_is_valid(s, AGENTID_SCOPE_LEN_MAX))
+                        return reply_fail(reply, AGENTID_ERROR_INVALID_PARAMETER, "scopes[%zu] is not a scope", k);
+                if (!template_has_scope(t, s)) {
+                        char detail[192];
+                        snprintf(detail, sizeof(detail), "scope \"%s\" is not granted to %s (template %s)", s, i->name,
+                                 i->template_name);
+                        broker_record_denial(b, c, i->name, i->template_name, detail);
+                        return reply_fail(reply, AGENTID_ERROR_PERMISSION_DENIED, "%s", detail);
+                }
+                o += (size_t) snprintf(buf + o, size - o, "%s%s", o ? " " : "", s);
+        }
+        return 0;
+}
+
+static int make_jti(char *buf, size_t size) {
+        uint8_t rnd[AGENTID_JTI_BYTES];
+
+        if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t) sizeof(rnd))
+                return -EIO;
+        return base64url_encode(rnd, sizeof(rnd), buf, size) < 0 ? -ENOBUFS : 0;
+}
+
+/* IssueToken and IssueGrant: for the live agent the caller runs as, and
+ * for nobody else. */
+static int issue(struct broker *b, const struct caller *c, json_t *params, bool grant, struct reply *reply) {
+        static const char *const known[] = { "audience", "ttl", "scopes", NULL };
+        const struct signing_key *key = keyring_current(&b->keys);
+        char scope[AGENTID_SCOPES_MAX * (AGENTID_SCOPE_LEN_MAX + 1) + 1], jti[AGENTID_JTI_MAX], hash[64];
+        char detail[512], d[32], expires_at[RFC3339_MAX];
+        uint64_t ttl, now, iat, exp, max_ttl = grant ? AGENTID_GRANT_TTL_MAX_USEC : AGENTID_TOKEN_TTL_MAX_USEC;
+        _cleanup_free_ char *token = NULL;
+        json_t *claims = NULL, *chain = NULL, *act;
+        const char *audience, *owner;
+        struct identity i;
+        struct event e;
+        int r;
+
+        if (params_check_known(params, known, reply) < 0)
+                return -1;
+        if (broker_caller_agent(b, c, &i) < 0) {
+                snprintf(detail, sizeof(detail),
+                         "uid %u asked for a %s but is no live agent; only an agent's own processes get its credentials",
+                         (unsigned) c->uid, grant ? "grant" : "token");
+                broker_record_denial(b, c, NULL, NULL, detail);
+                return reply_fail(reply, AGENTID_ERROR_PERMISSION_DENIED, "%s", detail);
+        }
+        if (param_audience(b, params, &audience, reply) < 0)
+                return -1;
+        r = param_ttl(params, &ttl);
+        if (r == -ENOENT)
+                ttl = grant ? AGENTID_GRANT_TTL_DEFAULT_USEC : AGENTID_TOKEN_TTL_DEFAULT_USEC;
+        else if (r < 0 || ttl < USEC_PER_SEC || ttl > max_ttl)
+                return reply_fail(reply, AGENTID_ERROR_INVALID_PARAMETER, "ttl must be a duration from 1s to %s",
+                                  duration_format(max_ttl, d, sizeof(d)));
+        if (scope_claim(b, c, &i, params, scope, sizeof(scope), reply) < 0)
+                return -1;
+        if (!key || !b->keys.signer)
+                return reply_fail(reply, AGENTID_ERROR_INTERNAL, "no signing key");
+
+        now = now_usec();
+        iat = now / USEC_PER_SEC;
+        /* Never outlive the agent: round its end down to whole seconds. */
+        exp = (now + ttl < i.expires_usec ? now + ttl : i.expires_usec) / USEC_PER_SEC;
+        if (exp <= iat)
+                return reply_fail(reply, AGENTID_ERROR_PERMISSION_DENIED, "%s expires within a second", i.name);
+        if (make_jti(jti, sizeof(jti)) < 0)
+                return reply_fail(reply, AGENTID_ERROR_INTERNAL, "no randomness for a jti");
+
+        chain = delegation_chain(b, &i);
+        act = delegation_act(chain);
+        owner = json_string_value(json_object_get(json_array_get(chain, 0), "sub"));
+        claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:I, s:s, s:s, s:I}", "iss", b->config.issuer, "sub",
+                           i.name, "aud", audience, "iat", (json_int_t) iat, "nbf", (json_int_t) iat, "exp",
+                           (json_int_t) exp, "jti", jti, "uid", (json_int_t) i.uid, "template", i.template_name,
+                           "owner", owner ? owner : "", "owner_uid", (json_int_t) i.owner_uid);
+        if (claims && scope[0])
+                json_object_set_new(claims, "scope", json_string(scope));
+        if (claims && act)
+                json_object_set_new(claims, "act", act);
+        else
+                json_decref(act);
+        json_decref(chain);
+        if (!claims)
+                return reply_fail(reply, AGENTID_ERROR_INTERNAL, "out of memory");
+        r = jwt_sign(b->keys.signer, key->kid, grant ? AGENTID_GRANT_TYP : AGENTID_TOKEN_TYP, claims, &token);
+        json_decref(claims);
+        if (r < 0 || jwt_hash(token, strlen(token), hash, sizeof(hash)) < 0)
+                return reply_fail(reply, AGENTID_ERROR_INTERNAL, "signing failed: %s", strerror(r < 0 ? -r : EIO));
+
+        /* The row (never the token) and the event, together or not at all. */
+        snprintf(detail, sizeof(detail), "jti %s, audience %s, expires in %s, key %s", jti, audience,
+                 duration_format(exp * USEC_PER_SEC - iat * USEC_PER_SEC, d, sizeof(d)), key->kid);
+        e = (struct event) {
+                .type = grant ? EVENT_GRANT : EVENT_TOKEN,
+                .time_usec = now,
+                .agent = i.name,
+                .uid = i.uid,
+                .owner_uid = i.owner_uid,
+                .template_name = i.template_name,
+                .reason = i.reason,
+                .caller_uid = c->uid,
+                .caller_pid = c->pid,
+                .detail = detail,
+        };
+        r = store_begin(b->store);
+        if (r == 0)
+                r = creds_token_insert(b->creds, &(struct token_row) {
+                                                         .jti = jti,
+                                                         .agent = i.name,
+                                                         .kid = key->kid,
+                                                         .hash = hash,
+                                                         .audience = audience,
+                                                         .kind = grant ? TOKEN_KIND_GRANT : TOKEN_KIND_TOKEN,
+                                                         .issued_usec = now,
+                                                         .expires_usec = exp * USEC_PER_SEC,
+                                                 });
+        if (r == 0)
+                r = creds_key_extend(b->creds, key->kid, exp * USEC_PER_SEC);
+        if (r == 0) {
+                r = audit_record(&b->audit, &e);
+                if (r < 0) {
+                        store_rollback(b->store);
+                        return reply_fail(reply, AGENTID_ERROR_AUDIT_FAILED,
+                                          "the %s could not be recorded, so it was not issued: %s",
+                                          grant ? "grant" : "token", strerror(-r));
+                }
+        }
+        if (r == 0)
+                r = store_commit(b->store);
+        if (r < 0) {
+                store_rollback(b->store);
+                log_error("issuing a %s to %s failed: %s", grant ? "grant" : "token", i.name, strerror(-r));
+                return reply_fail(reply, AGENTID_ERROR_INTERNAL, "the %s could not be recorded: %s",
+                                  grant ? "grant" : "token", strerror(-r));
+        }
+        keyring_note_exp(&b->keys, key->kid, exp * USEC_PER_SEC);
+
+        reply->parameters = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", grant ? "grant" : "token", token, "jti", jti,
+                                      "kid", key->kid, "audience", audience, "expires_at",
+                                      rfc3339_format(exp * USEC_PER_SEC, expires_at, sizeof(expires_at)), "exp",
+                                      (json_int_t) exp);
+        return 0;
+}
+
+int method_issue_token(struct broker *b, const struct caller *c, json_t *params, struct reply *reply) {
+        return issue(b, c, params, false, reply);
+}
+
+int method_issue_grant(struct broker *b, const struct caller *c, json_t *params, struct reply *reply) {
+        return issue(b, c, params, true, reply);
+}
+
+static const char *error_for(enum jwt_error e) {
+        switch (e) {
+        case JWT_EXPIRED:
+        case JWT_NOT_YET_VALID:
+                return AGENTID_ERROR_TOKEN_EXPIRED;
+        case JWT_WRONG_AUDIENCE:
+                return AGENTID_ERROR_AUDIENCE_MISMATCH;
+        default:
+                return AGENTID_ERROR_INVALID_TOKEN;
+        }
+}
+
+/* Refuse with a deny event: every failed check is on record. */
+static int refuse(struct broker *b, const struct caller *c, const char *agent, const char *error, struct reply *reply,
+                  const char *what, const char *why) {
+        char detail[512];
+
+        snprintf(detail, sizeof(detail), "%s refused: %.400s", what, why);
+        broker_record_denial(b, c, agent, NULL, detail);
+        return reply_fail(reply, error, "%s", detail);
+}
+
+/* VerifyToken and RedeemGrant: everything short of burning the grant. */
+static int check(struct broker *b, const struct caller *c, json_t *params, bool grant, struct reply *reply,
+                 json_t **ret_claims, struct identity *ret_i) {
+        static const char *const known_token[] = { "token", "audience", NULL };
+        static const char *const known_grant[] = { "grant", "audience", NULL };
+        const char *what = grant ? "grant" : "token", *token, *audience, *jti, *sub;
+        char why[512], hash[64], stored_hash[64];
+        json_t *claims = NULL;
+        enum token_kind kind;
+        uint64_t redeemed, uid = 0, now = now_usec();
+        enum jwt_error je;
+        int r;
+
+        *ret_claims = NULL;
+        if (params_check_known(params, grant ? known_grant : known_token, reply) < 0)
+                return -1;
+        r = json_get_string(params, what, &token);
+        if (r < 0)
+                return reply_fail(reply, AGENTID_ERROR_INVALID_PARAMETER, "%s must be a compact JWT string", what);
+        if (param_audience(b, params, &audience, reply) < 0)
+                return -1;
+        je = jwt_verify(token, strlen(token), keyring_lookup, &b->keys,
+                        &(struct jwt_expect) {
+                                .typ = grant ? AGENTID_GRANT_TYP : AGENTID_TOKEN_TYP,
+                                .issuer = b->config.issuer,
+                                .audience = audience,
+                                .now = now / USEC_PER_SEC,
+                                .leeway = b->keys.leeway_usec / USEC_PER_SEC,
+                        },
+                        &claims, why, sizeof(why));
+        if (je != JWT_OK)
+                return refuse(b, c, NULL, error_for(je), reply, what, why);
+
+        /* Signed by us: the claims can be trusted from here on. */
+        jti = json_string_value(json_object_get(claims, "jti"));
+        sub = json_string_value(json_object_get(claims, "sub"));
+        r = creds_token_get(b->creds, jti, &kind, stored_hash, sizeof(stored_hash), &redeemed);
+        if (r < 0 && r != -ENOENT) {
+                json_decref(claims);
+                return reply_fail(reply, AGENTID_ERROR_INTERNAL, "reading the store failed");
+        }
+        if (jwt_hash(token, strlen(token), hash, sizeof(hash)) < 0 || r == -ENOENT ||
+            kind != (grant ? TOKEN_KIND_GRANT : TOKEN_KIND_TOKEN) || !streq(hash, stored_hash)) {
+                snprintf(why, sizeof(why), "jti %.64s was not issued as this %s by this broker", jti, what);
+                json_decref(claims);
+                return refuse(b, c, NULL, AGENTID_ERROR_INVALID_TOKEN, reply, what, why);
+        }
+        /* A token dies with its agent, whatever its exp says. */
+        (void) json_get_uint(claims, "uid", UINT32_MAX, &uid);
+        if (!agent_name_is_valid(sub) || store_find(b->store, sub, 0, false, ret_i) < 0 ||
+            ret_i->state != IDENTITY_LIVE || ret_i->expires_usec <= now || ret_i->uid != uid) {
+                snprintf(why, sizeof(why), "agent %.64s is no longer live", sub);
+                r = refuse(b, c, agent_name_is_valid(sub) ? sub : NULL, AGENTID_ERROR_TOKEN_REVOKED, reply, what, why);
+                json_decref(claims);
+                return r;
+        }
+        *ret_claims = claims;
+        return 0;
+}
+
+static json_t *verified_reply(json_t *claims, const struct identity *i) {
+        char expires_at[RFC3339_MAX];
+        json_int_t exp = json_integer_value(json_object_get(claims, "exp"));
+
+        return json_pack("{s:b, s:s, s:I, s:s, s:o}", "valid", 1, "agent", i->name, "uid", (json_int_t) i->uid,
+                         "expires_at", rfc3339_format((uint64_t) exp * USEC_PER_SEC, expires_at, sizeof(expires_at)),
+                         "claims", claims);
+}
+
+int method_verify_token(struct broker *b, const struct caller *c, json_t *params, struct reply *reply) {
+        struct identity i;
+        json_t *claims;
+
+        if (check(b, c, params, false, reply, &claims, &i) < 0)
+                return -1;
+        reply->parameters = verified_reply(claims, &i);
+        return 0;
+}
+
+int method_redeem_grant(struct broker *b, const struct caller *c, json_t *params, struct reply *reply) {
+        char detail[256], why[256];
+        struct identity i;
+        json_t *claims;
+        const char *jti;
+        struct event e;
+        int r;
+
+        if (check(b, c, params, true, reply, &claims, &i) < 0)
+                return -1;
+        jti = json_string_value(json_object_get(claims, "jti"));
+        snprintf(detail, sizeof(detail), "jti %s, audience %s", jti,
+                 json_string_value(json_object_get(claims, "aud")) ?: "(list)");
+        e = (struct event) {
+                .type = EVENT_REDEEM,
+                .time_usec = now_usec(),
+                .agent = i.name,
+                .uid = i.uid,
+                .owner_uid = i.owner_uid,
+                .template_name = i.template_name,
+                .reason = i.reason,
+                .caller_uid = c->uid,
+                .caller_pid = c->pid,
+                .detail = detail,
+        };
+        /* Burn and record in one transaction: a grant is either unused, or
+         * used exactly once with the event that says by whom. */
+        r = store_begin(b->store);
+        if (r == 0)
+                r = creds_grant_burn(b->creds, jti, e.time_usec);
+        if (r == -ESTALE) {
+                store_rollback(b->store);
+                snprintf(why, sizeof(why), "replay of one-time grant jti %s of %s", jti, i.name);
+                r = refuse(b, c, i.name, AGENTID_ERROR_GRANT_USED, reply, "grant", why);
+                json_decref(claims);
+                return r;
+        }
+        if (r == 0)
+                r = audit_record(&b->audit, &e);
+        if (r == 0)
+                r = store_commit(b->store);
+        if (r < 0) {
+                store_rollback(b->store);
+                json_decref(claims);
+                return reply_fail(reply, AGENTID_ERROR_AUDIT_FAILED,
+                                  "the redemption could not be recorded, so the grant was not used: %s", strerror(-r));
+        }
+        reply->parameters = verified_reply(claims, &i);
+        return 0;
+}
+
+int method_jwks(struct broker *b, const struct caller *c, json_t *params, struct reply *reply) {
+        static const char *const known[] = { NULL };
+
+        if (params_check_known(params, known, reply) < 0)
+                return -1;
+        reply->parameters = keyring_jwks(&b->keys, now_usec());
+        return 0;
+}
+
+int method_rotate_keys(struct broker *b, const struct caller *c, json_t *params, struct reply *reply) {
+        static const char *const known[] = { NULL };
+        char old_kid[AGENTID_KID_MAX + 1], new_kid[AGENTID_KID_MAX + 1], detail[128];
+        int r;
+
+        if (params_check_known(params, known, reply) < 0)
+                return -1;
+        if (!caller_is_admin(b, c)) {
+                snprintf(detail, sizeof(detail), "uid %u may not rotate the signing keys", (unsigned) c->uid);
+                broker_record_denial(b, c, NULL, NULL, detail);
+                return reply_fail(reply, AGENTID_ERROR_PERMISSION_DENIED, "%s (admins only)", detail);
+        }
+        r = keyring_rotate(b, c, old_kid, new_kid);
+        if (r < 0)
+                return reply_fail(reply, AGENTID_ERROR_INTERNAL, "rotating the signing key failed, nothing changed: %s",
+                                  strerror(-r));
+        reply->parameters = json_pack("{s:s, s:o}", "kid", new_kid, "retired",
+                                      old_kid[0] ? json_string(old_kid) : json_null());
+        return 0;
+}

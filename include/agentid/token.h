@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Signed tokens and one-time grants: the bounds every parser and method
+ * holds them to. See docs/tokens.md.
+ */
+#pragma once
+
+#include <stdint.h>
+
+/* The "alg" we emit. RFC 9864 deprecates "EdDSA" in favour of the fully
+ * specified "Ed25519", but most JWT libraries in use today only know
+ * "EdDSA"; we emit that for interoperability and accept both. */
+#define AGENTID_JWT_ALG "EdDSA"
+#define AGENTID_JWT_ALG_FULLY_SPECIFIED "Ed25519"
+
+/* A compact token is at most this long; longer input is refused before
+ * any decoding. Our own tokens are well under 2 KiB. */
+#define AGENTID_TOKEN_MAX 8192
+/* Audiences: an RFC 8707 resource indicator or any printable string. */
+#define AGENTID_AUDIENCE_MAX 256
+/* Issuer ("iss"), configurable in agentid.conf. */
+#define AGENTID_ISSUER_MAX 256
+/* kid: RFC 7638 JWK thumbprint, base64url of a SHA-256 (43 chars). */
+#define AGENTID_KID_MAX 64
+/* jti: 16 random bytes, base64url (22 chars). */
+#define AGENTID_JTI_BYTES 16
+#define AGENTID_JTI_MAX 64
+
+/* Token lifetime: default and ceiling (never past the agent's own end). */
+#define AGENTID_TOKEN_TTL_DEFAULT_USEC (UINT64_C(5) * 60 * 1000000)
+#define AGENTID_TOKEN_TTL_MAX_USEC (UINT64_C(60) * 60 * 1000000)
+/* One-time grants live shorter: they are for one imminent use. */
+#define AGENTID_GRANT_TTL_DEFAULT_USEC (UINT64_C(60) * 1000000)
+#define AGENTID_GRANT_TTL_MAX_USEC (UINT64_C(10) * 60 * 1000000)
+
+/* Clock skew tolerated on exp/nbf/iat (token_leeway in agentid.conf). */
+#define AGENTID_TOKEN_LEEWAY_DEFAULT_USEC (UINT64_C(30) * 1000000)
+#define AGENTID_TOKEN_LEEWAY_MAX_USEC (UINT64_C(5) * 60 * 1000000)
+
+/* Delegation: the "act" chain of a token nests at most this deep, and no
+ * template may allow sub-agents deeper than this. */
+#define AGENTID_DELEGATION_DEPTH_MAX 8
+/* Live children of one agent, at most (templates may lower it). */
+#define AGENTID_CHILDREN_MAX 1024
+
+/* The JWKS document published in the runtime directory. */
+#define AGENTID_JWKS_FILE "jwks.json"
+
+/* Header "typ" of tokens, and of one-time grants: explicit typing (RFC
+ * 8725 section 3.11) so that neither is ever accepted as the other. */
+#define AGENTID_TOKEN_TYP "JWT"
+#define AGENTID_GRANT_TYP "agentid-grant+jwt"

@@ -1,0 +1,251 @@
+#!/bin/bash
+# Signed tokens, one-time grants and signing keys against the real broker:
+# self-service by peer credentials (run as the agent's uid), verification
+# and every refusal, an independent verifier (the openssl command line),
+# revocation, key rotation and restart.
+source "$(dirname "$0")/lib.sh"
+# A uid range of our own: brokers of tests running at the same time sweep
+# processes in their range that are not their agents.
+write_config <<'C'
+issuer = agentid:test-host
+token_leeway = 0s
+uid_min = 400000
+uid_max = 409999
+C
+cat >"$TEST_DIR/etc/templates.d/worker.conf" <<'T'
+[template]
+name = worker
+ttl = 10m
+max_ttl = 1h
+scopes = tickets:read tickets:write
+T
+start_broker
+DB=$TEST_DIR/state/agentid.db
+JWKS=$TEST_DIR/run/jwks.json
+
+# Run a command as an agent: its uid and gid, no groups, nothing else.
+as_agent() {
+        local uid=$1
+        shift
+        setpriv --reuid="$uid" --regid="$uid" --clear-groups -- "$@"
+}
+# base64url (no padding) to bytes.
+b64url_decode() {
+        local s=$1
+        while (($(( ${#s} % 4 )))); do s+="="; done
+        basenc --base64url -d <<<"$s"
+}
+segment() { cut -d. -f"$2" <<<"$1"; }
+claims_of() { b64url_decode "$(segment "$1" 2)"; }
+header_of() { b64url_decode "$(segment "$1" 1)"; }
+# expect_error WANTED_ERROR CMD...: the command fails and says why.
+expect_error() {
+        local want=$1 out
+        shift
+        if out=$("$@" 2>&1); then fail "succeeded, expected $want: $*"; fi
+        assert_contains "$out" "$want"
+        LAST_ERROR=$out
+}
+deny_count() { sqlite3 "$DB" "SELECT count(*) FROM events WHERE event = 'deny' AND detail LIKE '%$1%'"; }
+
+# --- signing key: created on first start, private 0600 root-only, JWKS world-readable
+keys=("$TEST_DIR"/state/keys/*.pem)
+assert_eq "${#keys[@]}" 1 "private key files"
+assert_eq "$(stat -c '%a %U' "${keys[0]}")" "600 root" "private key mode"
+assert_eq "$(stat -c '%a %U' "$TEST_DIR/state/keys")" "700 root" "keys directory mode"
+assert_eq "$(stat -c '%a' "$JWKS")" 644 "JWKS file mode"
+kid1=$(jq -r '.keys[0].kid' "$JWKS")
+assert_eq "$(basename "${keys[0]}" .pem)" "$kid1" "kid names the key file"
+assert_eq "$(jq -c '.keys[0] | [.kty, .crv, .use, .alg]' "$JWKS")" '["OKP","Ed25519","sig","EdDSA"]' "JWK members"
+assert_eq "$(jq '.keys | length' "$JWKS")" 1 "published keys"
+# The method gives the same document, to anyone.
+assert_eq "$(as_nobody "$AGENTCTL" jwks | jq -S -c .)" "$(jq -S -c . "$JWKS")" "agentctl jwks vs file"
+assert_eq "$(count_events rotate)" 1 "key creation event"
+# No private key material in the database.
+[[ -z $(sqlite3 "$DB" "SELECT 1 FROM signing_keys WHERE x LIKE '%PRIVATE%'") ]] || fail "private key in the store"
+
+# --- self-service: the agent's own process gets a token, by peer credentials alone
+out=$("$AGENTCTL" --json mint --template worker --reason "triage ticket 4411" --on-behalf-of alice@example.com)
+A=$(jq -r .name <<<"$out")
+A_uid=$(jq -r .uid <<<"$out")
+A_exp=$(($(jq -r .expires_usec <<<"$out") / 1000000))
+token=$(as_agent "$A_uid" env -i AGENTID_SOCKET="$AGENTID_SOCKET" "$AGENTCTL" token --audience mcp://tickets)
+[[ $token =~ ^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$ ]] || fail "not a compact JWS: $token"
+h=$(header_of "$token")
+c=$(claims_of "$token")
+assert_eq "$(jq -c '[.alg, .typ, .kid]' <<<"$h")" "[\"EdDSA\",\"JWT\",\"$kid1\"]" "header"
+assert_eq "$(jq -r .iss <<<"$c")" agentid:test-host "iss"
+assert_eq "$(jq -r .sub <<<"$c")" "$A" "sub"
+assert_eq "$(jq -r .aud <<<"$c")" mcp://tickets "aud"
+assert_eq "$(jq -r .uid <<<"$c")" "$A_uid" "uid claim"
+assert_eq "$(jq -r .template <<<"$c")" worker "template claim"
+assert_eq "$(jq -r .scope <<<"$c")" "tickets:read tickets:write" "scope claim"
+assert_eq "$(jq -r .owner <<<"$c")" root "owner claim"
+# act: root minted it, on behalf of alice; the current actor outermost.
+assert_eq "$(jq -c .act <<<"$c")" '{"act":{"sub":"alice@example.com"},"sub":"root","uid":0}' "act chain"
+assert_eq "$(jq '.exp - .iat' <<<"$c")" 300 "default lifetime"
+assert_eq "$(jq '.nbf == .iat' <<<"$c")" true "nbf"
+[[ $(jq -r .jti <<<"$c") =~ ^[A-Za-z0-9_-]{22}$ ]] || fail "jti"
+assert_eq "$(count_events token)" 1 "token event"
+
+# A narrower scope on request; a scope the template lacks is refused.
+t2=$(as_agent "$A_uid" "$AGENTCTL" token --audience mcp://tickets --scope tickets:read)
+assert_eq "$(claims_of "$t2" | jq -r .scope)" tickets:read "requested scope"
+expect_error "PermissionDenied" as_agent "$A_uid" "$AGENTCTL" token --scope tickets:delete
+# Never past the agent's own end, and never longer than the maximum.
+t3=$(as_agent "$A_uid" "$AGENTCTL" token --ttl 1h)
+(($(claims_of "$t3" | jq .exp) <= A_exp)) || fail "token outlives its agent"
+expect_error "InvalidParameter" as_agent "$A_uid" "$AGENTCTL" token --ttl 2h
+
+# Nobody else gets a token for the agent: not root, not another user, not
+# another agent, and there is no parameter to name one.
+expect_error "is no live agent; only an agent's own processes get its credentials (io.agentid.PermissionDenied)" "$AGENTCTL" token
+expect_error "is no live agent; only an agent's own processes get its credentials (io.agentid.PermissionDenied)" as_nobody "$AGENTCTL" token
+B=$("$AGENTCTL" --json mint --template worker)
+B_uid=$(jq -r .uid <<<"$B")
+assert_eq "$(claims_of "$(as_agent "$B_uid" "$AGENTCTL" token)" | jq -r .sub)" "$(jq -r .name <<<"$B")" "B's token is B's"
+out=$(printf '{"method":"io.agentid.IssueToken","parameters":{"agent":"%s"}}\0' "$A" |
+        as_agent "$B_uid" "$RAW_CLIENT" "$AGENTID_SOCKET")
+assert_contains "$out" "io.agentid.InvalidParameter"
+(($(deny_count "no live agent") >= 2)) || fail "refused token requests not recorded"
+
+# --- verification
+out=$(as_nobody "$AGENTCTL" verify "$token" --audience mcp://tickets)
+assert_contains "$out" "valid:        yes"
+assert_contains "$out" "agent:        $A (uid $A_uid)"
+assert_contains "$out" "acts for:     root > alice@example.com"
+# From stdin, so the token never shows in ps.
+assert_contains "$(printf '%s\n' "$token" | "$AGENTCTL" verify - --audience mcp://tickets)" "valid:        yes"
+assert_eq "$("$AGENTCTL" --json verify "$token" --audience mcp://tickets | jq -r .claims.sub)" "$A" "verify --json"
+# The default audience is the broker itself (issuer).
+tl=$(as_agent "$A_uid" "$AGENTCTL" token)
+assert_eq "$(claims_of "$tl" | jq -r .aud)" agentid:test-host "default audience"
+assert_contains "$("$AGENTCTL" verify "$tl")" "valid:        yes"
+
+# Bad input: each refused with a clear error, recorded, nothing changed.
+before=$(count_events deny)
+tokens_before=$(sqlite3 "$DB" "SELECT count(*) FROM tokens")
+expect_error "wrong audience" "$AGENTCTL" verify "$token"
+assert_contains "$LAST_ERROR" "io.agentid.AudienceMismatch"
+expect_error "AudienceMismatch" "$AGENTCTL" verify "$token" --audience mcp://other
+# Forged: our signature over other claims (uid 0).
+forged_claims=$(claims_of "$token" | jq -c '.uid = 0' | basenc --base64url -w0 | tr -d =)
+expect_error "bad signature" "$AGENTCTL" verify "$(segment "$token" 1).$forged_claims.$(segment "$token" 3)" --audience mcp://tickets
+# alg none, unsigned; alg HS256.
+none_h=$(printf '{"alg":"none","kid":"%s","typ":"JWT"}' "$kid1" | basenc --base64url -w0 | tr -d =)
+expect_error "unsupported alg" "$AGENTCTL" verify "$none_h.$(segment "$token" 2).$(segment "$token" 3)" --audience mcp://tickets
+hs_h=$(printf '{"alg":"HS256","kid":"%s","typ":"JWT"}' "$kid1" | basenc --base64url -w0 | tr -d =)
+expect_error "unsupported alg" "$AGENTCTL" verify "$hs_h.$(segment "$token" 2).$(segment "$token" 3)" --audience mcp://tickets
+# Unknown kid.
+kid_h=$(printf '{"alg":"EdDSA","kid":"nope","typ":"JWT"}' | basenc --base64url -w0 | tr -d =)
+expect_error "unknown signing key" "$AGENTCTL" verify "$kid_h.$(segment "$token" 2).$(segment "$token" 3)" --audience mcp://tickets
+# Truncated, bad base64url, oversized, trailing garbage.
+expect_error "InvalidToken" "$AGENTCTL" verify "${token:0:${#token}-10}" --audience mcp://tickets
+expect_error "malformed" "$AGENTCTL" verify "$(segment "$token" 1)=.$(segment "$token" 2).$(segment "$token" 3)" --audience mcp://tickets
+expect_error "too large" "$AGENTCTL" verify "$(head -c 9000 /dev/zero | tr '\0' A)" --audience mcp://tickets
+expect_error "malformed" "$AGENTCTL" verify "$token.x" --audience mcp://tickets
+assert_eq "$(count_events deny)" $((before + 10)) "every refused verification is recorded"
+assert_eq "$(sqlite3 "$DB" "SELECT count(*) FROM tokens")" "$tokens_before" "refusals change nothing"
+# Tokens are never stored: only jti, hash, audience, expiry.
+[[ -z $(sqlite3 "$DB" "SELECT 1 FROM tokens WHERE hash = '$(segment "$token" 3)' OR audience LIKE '%.%.%'") ]] ||
+        fail "token text in the store"
+assert_eq "$(sqlite3 "$DB" "SELECT count(*) FROM tokens WHERE jti = '$(claims_of "$token" | jq -r .jti)' AND audience = 'mcp://tickets'")" 1 "token row"
+if grep -a -q "$(segment "$token" 3)" "$DB" "$DB-wal" 2>/dev/null; then fail "token signature found in the database files"; fi
+
+# --- interoperability: the openssl command line verifies with the JWKS alone
+x=$(jq -r --arg kid "$(header_of "$token" | jq -r .kid)" '.keys[] | select(.kid == $kid) | .x' "$JWKS")
+# SubjectPublicKeyInfo for Ed25519 (RFC 8410): fixed 12-byte prefix + the 32-byte key.
+{ printf '302a300506032b6570032100' | xxd -r -p; b64url_decode "$x"; } >"$TEST_DIR/pub.der"
+openssl pkey -pubin -inform DER -in "$TEST_DIR/pub.der" -out "$TEST_DIR/pub.pem"
+printf '%s' "$(segment "$token" 1).$(segment "$token" 2)" >"$TEST_DIR/signing_input"
+b64url_decode "$(segment "$token" 3)" >"$TEST_DIR/sig"
+assert_eq "$(stat -c %s "$TEST_DIR/sig")" 64 "signature length"
+out=$(openssl pkeyutl -verify -pubin -inkey "$TEST_DIR/pub.pem" -rawin -in "$TEST_DIR/signing_input" \
+        -sigfile "$TEST_DIR/sig")
+assert_contains "$out" "Signature Verified Successfully"
+# ... and that same verifier rejects a changed payload.
+printf '%s' "$(segment "$token" 1).$forged_claims" >"$TEST_DIR/forged_input"
+if openssl pkeyutl -verify -pubin -inkey "$TEST_DIR/pub.pem" -rawin -in "$TEST_DIR/forged_input" \
+        -sigfile "$TEST_DIR/sig" >/dev/null 2>&1; then
+        fail "openssl accepted a forged payload"
+fi
+
+# --- expiry (leeway 0 in this config)
+short=$(as_agent "$A_uid" "$AGENTCTL" token --ttl 1s --audience mcp://tickets)
+sleep 2.1
+expect_error "io.agentid.TokenExpired" "$AGENTCTL" verify "$short" --audience mcp://tickets
+
+# --- one-time grants: die on first use; a replay is refused and recorded
+grant=$(as_agent "$A_uid" "$AGENTCTL" grant --audience pam:sudo)
+assert_eq "$(header_of "$grant" | jq -r .typ)" agentid-grant+jwt "grant typ"
+expect_error "wrong token type" "$AGENTCTL" verify "$grant" --audience pam:sudo
+expect_error "wrong token type" "$AGENTCTL" redeem "$token" --audience mcp://tickets
+expect_error "AudienceMismatch" "$AGENTCTL" redeem "$grant" --audience pam:sshd
+assert_contains "$(as_nobody "$AGENTCTL" redeem "$grant" --audience pam:sudo)" "redeemed:     yes"
+expect_error "io.agentid.GrantUsed" "$AGENTCTL" redeem "$grant" --audience pam:sudo
+assert_contains "$LAST_ERROR" "replay"
+expect_error "io.agentid.GrantUsed" as_nobody "$AGENTCTL" redeem "$grant" --audience pam:sudo
+assert_eq "$(count_events redeem)" 1 "exactly one redemption"
+assert_eq "$(deny_count replay)" 2 "replays recorded"
+expect_error "PermissionDenied" "$AGENTCTL" grant
+
+# --- revocation: the agent's tokens fail at once, and its uid gets no more
+"$AGENTCTL" revoke "$A" >/dev/null
+expect_error "io.agentid.TokenRevoked" "$AGENTCTL" verify "$token" --audience mcp://tickets
+assert_contains "$LAST_ERROR" "$A is no longer live"
+expect_error "no live agent" as_agent "$A_uid" "$AGENTCTL" token
+grant2=$(as_agent "$B_uid" "$AGENTCTL" grant)
+"$AGENTCTL" revoke "$(jq -r .name <<<"$B")" >/dev/null
+expect_error "TokenRevoked" "$AGENTCTL" redeem "$grant2"
+
+# --- key rotation: admins only; new tokens use the new key; old tokens
+# keep verifying while the old public key stays published.
+C=$("$AGENTCTL" --json mint --template worker)
+C_name=$(jq -r .name <<<"$C")
+C_uid=$(jq -r .uid <<<"$C")
+old_token=$(as_agent "$C_uid" "$AGENTCTL" token --ttl 10m --audience mcp://tickets)
+expect_error "PermissionDenied" as_nobody "$AGENTCTL" rotate-keys
+expect_error "PermissionDenied" as_agent "$C_uid" "$AGENTCTL" rotate-keys
+out=$("$AGENTCTL" rotate-keys)
+assert_contains "$out" "$kid1 retired"
+kid2=$(jq -r '.keys[0].kid' "$JWKS")
+[[ $kid2 != "$kid1" ]] || fail "rotation kept the kid"
+assert_eq "$(jq -c '[.keys[].kid]' "$JWKS")" "[\"$kid2\",\"$kid1\"]" "both keys published, current first"
+assert_eq "$(ls "$TEST_DIR/state/keys")" "$kid2.pem" "only the current private key is kept"
+assert_eq "$(stat -c '%a' "$TEST_DIR/state/keys/$kid2.pem")" 600 "new private key mode"
+new_token=$(as_agent "$C_uid" "$AGENTCTL" token --audience mcp://tickets)
+assert_eq "$(header_of "$new_token" | jq -r .kid)" "$kid2" "new tokens use the new key"
+assert_contains "$("$AGENTCTL" verify "$old_token" --audience mcp://tickets)" "valid:        yes"
+assert_contains "$("$AGENTCTL" verify "$new_token" --audience mcp://tickets)" "valid:        yes"
+
+# Restart: same keys, same JWKS, old and new tokens still verify.
+stop_broker
+start_broker
+assert_eq "$(jq -c '[.keys[].kid]' "$JWKS")" "[\"$kid2\",\"$kid1\"]" "keys after restart"
+assert_contains "$("$AGENTCTL" verify "$old_token" --audience mcp://tickets)" "valid:        yes"
+assert_eq "$(header_of "$(as_agent "$C_uid" "$AGENTCTL" token)" | jq -r .kid)" "$kid2" "current key after restart"
+
+# A retired key leaves the JWKS once every token it signed has expired:
+# kid2 signs only short tokens from here; kid1's token lasts 10 minutes.
+# (Tokens signed with kid2 above last 5 minutes: use a fresh key.)
+"$AGENTCTL" rotate-keys >/dev/null
+kid3=$(jq -r '.keys[0].kid' "$JWKS")
+as_agent "$C_uid" "$AGENTCTL" token --ttl 1s >/dev/null
+"$AGENTCTL" rotate-keys >/dev/null
+kid4=$(jq -r '.keys[0].kid' "$JWKS")
+assert_contains "$(jq -c '[.keys[].kid]' "$JWKS")" "$kid3"
+sleep 2.5 # the 1s token expires; the housekeeping tick rewrites the file
+published=$(jq -c '[.keys[].kid]' "$JWKS")
+assert_eq "$published" "[\"$kid4\",\"$kid2\",\"$kid1\"]" "JWKS after kid3's only token expired"
+assert_eq "$("$AGENTCTL" jwks | jq -c '[.keys[].kid]')" "$published" "Jwks method agrees"
+assert_eq "$(count_events rotate)" 4 "rotation events"
+
+# Someone loosening the private key's mode stops the broker from using it.
+stop_broker
+chmod 0644 "$TEST_DIR/state/keys/$kid4.pem"
+if "$AGENTIDD" --config "$TEST_DIR/etc/agentid.conf" --state-dir "$TEST_DIR/state" \
+        --runtime-dir "$TEST_DIR/run" >"$TEST_DIR/bad-start.log" 2>&1; then
+        fail "broker started with a world-readable private key"
+fi
+assert_contains "$(cat "$TEST_DIR/bad-start.log")" "mode 0600"
+echo "tokens: ok"
