@@ -1,0 +1,398 @@
+/* SPDX-License-Identifier: MIT */
+#include "stepup.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agentid/protocol.h"
+#include "broker.h"
+#include "duration.h"
+#include "log.h"
+#include "macro.h"
+
+static const char *const state_names[] = {
+        [STEPUP_PENDING] = "pending", [STEPUP_APPROVED] = "approved", [STEPUP_DENIED] = "denied",
+        [STEPUP_USED] = "used",       [STEPUP_EXPIRED] = "expired",
+};
+
+const char *stepup_state_to_string(enum stepup_state s) {
+        return (unsigned) s < ELEMENTSOF(state_names) ? state_names[s] : "unknown";
+}
+
+static int state_from_string(const char *s) {
+        for (size_t k = 0; s && k < ELEMENTSOF(state_names); k++)
+                if (streq(state_names[k], s))
+                        return (int) k;
+        return -EINVAL;
+}
+
+static int to_errno(int rc) {
+        switch (rc & 0xff) {
+        case SQLITE_OK:
+        case SQLITE_DONE:
+        case SQLITE_ROW:
+                return 0;
+        case SQLITE_CONSTRAINT:
+                return -EEXIST;
+        case SQLITE_NOMEM:
+                return -ENOMEM;
+        case SQLITE_FULL:
+                return -ENOSPC;
+        default:
+                return -EIO;
+        }
+}
+
+/* These statements run a few times per sudo or login, not per lookup:
+ * prepared per call, which keeps this file free of lifetime bookkeeping. */
+static int prepare(struct broker *b, const char *sql, sqlite3_stmt **ret) {
+        int rc = sqlite3_prepare_v2(store_sqlite(b->store), sql, -1, ret, NULL);
+        if (rc != SQLITE_OK) {
+                log_error("database: %s", store_error(b->store));
+                return to_errno(rc);
+        }
+        return 0;
+}
+
+static void bind_text_or_null(sqlite3_stmt *st, int idx, const char *s) {
+        if (s && *s)
+                sqlite3_bind_text(st, idx, s, -1, SQLITE_TRANSIENT);
+        else
+                sqlite3_bind_null(st, idx);
+}
+
+static void copy_col(sqlite3_stmt *st, int col, char *dst, size_t size) {
+        const char *s = (const char *) sqlite3_column_text(st, col);
+        snprintf(dst, size, "%s", s ? s : "");
+}
+
+#define REQUEST_COLUMNS                                                                                        \
+        "id, agent, uid, owner_uid, template, service, command, tty, rhost, reason, caller_pid, state, " \
+        "created_usec, expires_usec, decided_by, decision_reason"
+
+static void read_request(sqlite3_stmt *st, struct stepup_request *r) {
+        int s;
+
+        *r = (struct stepup_request) {};
+        copy_col(st, 0, r->id, sizeof(r->id));
+        copy_col(st, 1, r->agent, sizeof(r->agent));
+        r->uid = (uint32_t) sqlite3_column_int64(st, 2);
+        r->owner_uid = (uint32_t) sqlite3_column_int64(st, 3);
+        copy_col(st, 4, r->template_name, sizeof(r->template_name));
+        copy_col(st, 5, r->service, sizeof(r->service));
+        copy_col(st, 6, r->command, sizeof(r->command));
+        copy_col(st, 7, r->tty, sizeof(r->tty));
+        copy_col(st, 8, r->rhost, sizeof(r->rhost));
+        copy_col(st, 9, r->reason, sizeof(r->reason));
+        r->caller_pid = sqlite3_column_int64(st, 10);
+        s = state_from_string((const char *) sqlite3_column_text(st, 11));
+        r->state = s < 0 ? STEPUP_EXPIRED : (enum stepup_state) s;
+        r->created_usec = (uint64_t) sqlite3_column_int64(st, 12);
+        r->expires_usec = (uint64_t) sqlite3_column_int64(st, 13);
+        r->decided_by = sqlite3_column_type(st, 14) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 14);
+        copy_col(st, 15, r->decision_reason, sizeof(r->decision_reason));
+}
+
+int stepup_insert(struct broker *b, const struct stepup_request *r) {
+        sqlite3_stmt *st;
+        int rc, e = prepare(b,
+                            "INSERT INTO stepup_requests (" REQUEST_COLUMNS ") VALUES "
+                            "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'pending', ?12, ?13, NULL, NULL)",
+                            &st);
+        if (e < 0)
+                return e;
+        sqlite3_bind_text(st, 1, r->id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, r->agent, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 3, r->uid);
+        sqlite3_bind_int64(st, 4, r->owner_uid);
+        sqlite3_bind_text(st, 5, r->template_name, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 6, r->service, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 7, r->command, -1, SQLITE_TRANSIENT);
+        bind_text_or_null(st, 8, r->tty);
+        bind_text_or_null(st, 9, r->rhost);
+        bind_text_or_null(st, 10, r->reason);
+        sqlite3_bind_int64(st, 11, r->caller_pid);
+        sqlite3_bind_int64(st, 12, (sqlite3_int64) r->created_usec);
+        sqlite3_bind_int64(st, 13, (sqlite3_int64) r->expires_usec);
+        rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        return to_errno(rc);
+}
+
+int stepup_get(struct broker *b, const char *id, struct stepup_request *ret) {
+        sqlite3_stmt *st;
+        int rc, e = prepare(b, "SELECT " REQUEST_COLUMNS " FROM stepup_requests WHERE id = ?1", &st);
+        if (e < 0)
+                return e;
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                read_request(st, ret);
+        sqlite3_finalize(st);
+        return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : to_errno(rc);
+}
+
+int stepup_set_state(struct broker *b, const char *id, enum stepup_state state, int64_t decided_by,
+                     const char *decision_reason) {
+        sqlite3_stmt *st;
+        /* Only an open request moves: a decision can never be taken back,
+         * and a used approval can never be used again. USED is reached
+         * from APPROVED only. */
+        int rc, e = prepare(b,
+                            "UPDATE stepup_requests SET state = ?2, "
+                            "decided_by = coalesce(?3, decided_by), decided_usec = coalesce(?5, decided_usec), "
+                            "decision_reason = coalesce(?4, decision_reason) "
+                            "WHERE id = ?1 AND (state = 'pending' OR (state = 'approved' AND ?2 IN ('used', 'expired')))",
+                            &st);
+        if (e < 0)
+                return e;
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, stepup_state_to_string(state), -1, SQLITE_STATIC);
+        if (decided_by >= 0) {
+                sqlite3_bind_int64(st, 3, decided_by);
+                sqlite3_bind_int64(st, 5, (sqlite3_int64) now_usec());
+        } else {
+                sqlite3_bind_null(st, 3);
+                sqlite3_bind_null(st, 5);
+        }
+        bind_text_or_null(st, 4, decision_reason);
+        rc = sqlite3_step(st);
+        e = to_errno(rc);
+        if (e == 0 && sqlite3_changes(store_sqlite(b->store)) != 1)
+                e = -ESTALE;
+        sqlite3_finalize(st);
+        return e;
+}
+
+int stepup_list_open(struct broker *b, int (*cb)(void *userdata, const struct stepup_request *r), void *userdata) {
+        sqlite3_stmt *st;
+        int rc, r = 0, e = prepare(b,
+                                   "SELECT " REQUEST_COLUMNS " FROM stepup_requests "
+                                   "WHERE state IN ('pending', 'approved') ORDER BY created_usec, id",
+                                   &st);
+        if (e < 0)
+                return e;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                struct stepup_request req;
+                read_request(st, &req);
+                r = cb(userdata, &req);
+                if (r < 0)
+                        break;
+        }
+        sqlite3_finalize(st);
+        if (r < 0)
+                return r;
+        return rc == SQLITE_DONE ? 0 : to_errno(rc);
+}
+
+int pam_session_insert(struct broker *b, const struct identity *i, const char *service, int64_t pid, const char *tty,
+                       const char *rhost, int64_t *ret_id) {
+        sqlite3_stmt *st;
+        int rc, e = prepare(b,
+                            "INSERT INTO pam_sessions (agent, uid, service, pid, tty, rhost, opened_usec) "
+                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                            &st);
+        if (e < 0)
+                return e;
+        sqlite3_bind_text(st, 1, i->name, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, i->uid);
+        sqlite3_bind_text(st, 3, service, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 4, pid);
+        bind_text_or_null(st, 5, tty);
+        bind_text_or_null(st, 6, rhost);
+        sqlite3_bind_int64(st, 7, (sqlite3_int64) now_usec());
+        rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+                return to_errno(rc) ?: -EIO;
+        *ret_id = sqlite3_last_insert_rowid(store_sqlite(b->store));
+        return 0;
+}
+
+int pam_session_close(struct broker *b, int64_t id, const char *agent, char *service, size_t service_size) {
+        sqlite3_stmt *st;
+        int rc, e = prepare(b,
+                            "UPDATE pam_sessions SET closed_usec = ?3 WHERE id = ?1 AND agent = ?2 "
+                            "AND closed_usec IS NULL RETURNING service",
+                            &st);
+        if (e < 0)
+                return e;
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_text(st, 2, agent, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64) now_usec());
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+                copy_col(st, 0, service, service_size);
+                rc = sqlite3_step(st);
+                e = 0;
+        } else
+                e = rc == SQLITE_DONE ? -ENOENT : to_errno(rc);
+        sqlite3_finalize(st);
+        return e;
+}
+
+/* ---- connections behind requests --------------------------------------- */
+
+struct waiter {
+        char id[AGENTID_REQUEST_ID_LEN + 1];
+        struct conn *conn;
+        bool waiting;
+        uint64_t expires_usec;
+        struct waiter *next;
+};
+
+static struct waiter *waiters;
+
+int stepup_track(const char *id, struct conn *conn, uint64_t expires_usec) {
+        struct waiter *w = calloc(1, sizeof(*w));
+
+        if (!w)
+                return -ENOMEM;
+        snprintf(w->id, sizeof(w->id), "%s", id);
+        w->conn = conn;
+        w->expires_usec = expires_usec;
+        w->next = waiters;
+        waiters = w;
+        return 0;
+}
+
+static struct waiter *find(const char *id) {
+        for (struct waiter *w = waiters; w; w = w->next)
+                if (streq(w->id, id))
+                        return w;
+        return NULL;
+}
+
+struct conn *stepup_waiter(const char *id, bool *waiting) {
+        struct waiter *w = find(id);
+
+        if (waiting)
+                *waiting = w && w->waiting;
+        return w ? w->conn : NULL;
+}
+
+void stepup_set_waiting(const char *id, bool waiting) {
+        struct waiter *w = find(id);
+        if (w)
+                w->waiting = waiting;
+}
+
+void stepup_untrack(const char *id) {
+        for (struct waiter **p = &waiters; *p; p = &(*p)->next)
+                if (streq((*p)->id, id)) {
+                        struct waiter *w = *p;
+                        *p = w->next;
+                        free(w);
+                        return;
+                }
+}
+
+int pam_record(struct broker *b, const struct caller *c, int type, const char *agent, int64_t uid, int64_t owner_uid,
+               const char *template_name, const char *reason, const char *detail) {
+        struct event e = {
+                .type = (enum event_type) type,
+                .time_usec = now_usec(),
+                .agent = agent,
+                .uid = uid,
+                .owner_uid = owner_uid,
+                .template_name = template_name,
+                .reason = reason && *reason ? reason : NULL,
+                .caller_uid = c ? (int64_t) c->uid : -1,
+                .caller_pid = c ? (int64_t) c->pid : -1,
+                .detail = detail,
+        };
+        return audit_record(&b->audit, &e);
+}
+
+int stepup_finish(struct broker *b, const struct caller *c, const char *id, enum stepup_state state,
+                  const char *why) {
+        struct stepup_request r;
+        char detail[1600];
+        int e;
+
+        e = store_begin(b->store);
+        if (e < 0)
+                return e;
+        e = stepup_get(b, id, &r);
+        if (e == 0)
+                e = stepup_set_state(b, id, state, -1, NULL);
+        if (e == 0) {
+                snprintf(detail, sizeof(detail), "request %s (%s: %.900s) %s: %s", id, r.service, r.command,
+                         stepup_state_to_string(state), why);
+                e = pam_record(b, c, EVENT_STEPUP_OUTCOME, r.agent, r.uid, r.owner_uid, r.template_name, r.reason,
+                               detail);
+        }
+        if (e == 0)
+                e = store_commit(b->store);
+        if (e < 0)
+                store_rollback(b->store);
+        return e;
+}
+
+void stepup_notify(struct broker *b, const struct stepup_request *r) {
+        bool waiting;
+        struct conn *conn = stepup_waiter(r->id, &waiting);
+        json_t *reply;
+
+        if (!conn || !waiting)
+                return;
+        reply = json_pack("{s:s, s:s, s:s}", "id", r->id, "decision",
+                          r->state == STEPUP_USED       ? "approved"
+                          : r->state == STEPUP_DENIED ? "denied"
+                                                      : "expired",
+                          "reason", r->decision_reason);
+        if (reply && r->decided_by >= 0)
+                json_object_set_new(reply, "decided_by", json_integer(r->decided_by));
+        conn_set_parked(conn, false);
+        conn_send_reply(b, conn, reply, reply ? NULL : AGENTID_ERROR_INTERNAL, "out of memory");
+        json_decref(reply);
+        stepup_untrack(r->id);
+}
+
+void stepup_on_conn_closed(struct broker *b, struct conn *conn) {
+        for (struct waiter *w = waiters, *next; w; w = next) {
+                next = w->next;
+                if (w->conn != conn)
+                        continue;
+                /* Whoever asked stopped waiting (timeout, ^C, crash): a
+                 * later approval must not grant anything to anyone. */
+                (void) stepup_finish(b, NULL, w->id, STEPUP_EXPIRED, "the requester stopped waiting");
+                stepup_untrack(w->id);
+        }
+}
+
+static int expire_stale(void *userdata, const struct stepup_request *r) {
+        struct broker *b = userdata;
+
+        if (!find(r->id))
+                (void) stepup_finish(b, NULL, r->id, STEPUP_EXPIRED, "its requester is gone (broker restarted)");
+        return 0;
+}
+
+void stepup_housekeeping(struct broker *b) {
+        static bool swept;
+        uint64_t now = now_usec();
+
+        if (!swept) {
+                swept = true;
+                (void) stepup_list_open(b, expire_stale, b);
+        }
+        for (struct waiter *w = waiters, *next; w; w = next) {
+                struct stepup_request r;
+                next = w->next;
+                if (w->expires_usec > now)
+                        continue;
+                if (stepup_finish(b, NULL, w->id, STEPUP_EXPIRED, "no decision in time") < 0)
+                        continue; /* retried next tick */
+                if (stepup_get(b, w->id, &r) == 0) {
+                        r.state = STEPUP_EXPIRED;
+                        snprintf(r.decision_reason, sizeof(r.decision_reason), "no decision in time");
+                        stepup_notify(b, &r);
+                }
+                stepup_untrack(w->id);
+        }
+}

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+/* Step-up requests (sudo held for a human's approval) and PAM sessions:
+ * their rows (schema step 3 in store.c), the connections waiting for a
+ * decision, and the expiry of requests nobody decided. See docs/pam.md. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agentid/identity.h"
+#include "agentid/pam.h"
+
+struct broker;
+struct caller;
+struct conn;
+struct reply;
+
+enum stepup_state {
+        STEPUP_PENDING,  /* waiting for an approver */
+        STEPUP_APPROVED, /* approved, not yet used by its sudo */
+        STEPUP_DENIED,   /* an approver said no */
+        STEPUP_USED,     /* approved and used: one approval, one use */
+        STEPUP_EXPIRED,  /* nobody decided in time, or the requester gave up */
+};
+
+struct stepup_request {
+        char id[AGENTID_REQUEST_ID_LEN + 1];
+        char agent[AGENTID_NAME_MAX + 1];
+        uint32_t uid, owner_uid;
+        char template_name[AGENTID_TEMPLATE_NAME_MAX + 1];
+        char service[AGENTID_SERVICE_MAX + 1];
+        char command[AGENTID_COMMAND_MAX + 1];
+        char tty[AGENTID_TTY_MAX + 1];
+        char rhost[AGENTID_RHOST_MAX + 1];
+        char reason[AGENTID_REASON_MAX + 1];
+        int64_t caller_pid;
+        enum stepup_state state;
+        uint64_t created_usec, expires_usec;
+        int64_t decided_by; /* uid, -1 while undecided */
+        char decision_reason[AGENTID_REASON_MAX + 1];
+};
+
+const char *stepup_state_to_string(enum stepup_state s);
+
+/* Rows. All inside the caller's transaction. */
+int stepup_insert(struct broker *b, const struct stepup_request *r);
+int stepup_get(struct broker *b, const char *id, struct stepup_request *ret);
+/* Move from one of the open states to a new state. -ESTALE if it was not
+ * open any more. */
+int stepup_set_state(struct broker *b, const char *id, enum stepup_state state, int64_t decided_by,
+                     const char *decision_reason);
+/* Open (pending or approved) requests, oldest first. */
+int stepup_list_open(struct broker *b, int (*cb)(void *userdata, const struct stepup_request *r), void *userdata);
+
+/* Sessions. */
+int pam_session_insert(struct broker *b, const struct identity *i, const char *service, int64_t pid, const char *tty,
+                       const char *rhost, int64_t *ret_id);
+/* Close an open session of agent; -ENOENT if there is none by that id. */
+int pam_session_close(struct broker *b, int64_t id, const char *agent, char *service, size_t service_size);
+
+/* The connection that made a request, and whether it waits now. */
+int stepup_track(const char *id, struct conn *conn, uint64_t expires_usec);
+struct conn *stepup_waiter(const char *id, bool *waiting);
+void stepup_set_waiting(const char *id, bool waiting);
+void stepup_untrack(const char *id);
+
+/* A decision reached the request id: answer its waiter, if one waits. */
+void stepup_notify(struct broker *b, const struct stepup_request *r);
+
+/* The connection is closing: its requests are abandoned (expired). */
+void stepup_on_conn_closed(struct broker *b, struct conn *conn);
+/* Every tick: expire requests past their deadline; on the first call,
+ * those a previous broker left open. */
+void stepup_housekeeping(struct broker *b);
+
+/* Record one PAM event inside the current transaction. */
+int pam_record(struct broker *b, const struct caller *c, int type, const char *agent, int64_t uid, int64_t owner_uid,
+               const char *template_name, const char *reason, const char *detail);
+/* End a request (expired, abandoned) with its outcome event, in its own
+ * savepoint. */
+int stepup_finish(struct broker *b, const struct caller *c, const char *id, enum stepup_state state,
+                  const char *why);
+
+/* Methods that keep their connection (server.c calls these). A method
+ * that parks returns 0 with neither reply->parameters nor reply->error set
+ * and answers later with conn_send_reply. */
+bool pam_method_on_conn(const char *method);
+int method_pam_conn(struct broker *b, struct conn *conn, const char *method, json_t *params, struct reply *reply);
+
+/* Dispatched like any method (methods.c). */
+int method_step_up_list(struct broker *b, const struct caller *c, json_t *params, struct reply *reply);
+int method_step_up_decide(struct broker *b, const struct caller *c, json_t *params, struct reply *reply);
+int method_pam_account(struct broker *b, const struct caller *c, json_t *params, struct reply *reply);
+int method_session_open(struct broker *b, const struct caller *c, json_t *params, struct reply *reply);
+int method_session_close(struct broker *b, const struct caller *c, json_t *params, struct reply *reply);
