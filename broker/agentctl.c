@@ -11,7 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agentctl-pam.h"
 #include "agentctl-run.h"
+#include "agentctl-token.h"
 #include "agentid/protocol.h"
 #include "client.h"
 #include "duration.h"
@@ -36,7 +38,20 @@ static void usage(FILE *f) {
                 "  status                  show the broker's status and templates\n"
                 "  run [--template T] [--ttl DUR] [--reason TEXT] [--on-behalf-of USER]\n"
                 "      [--env K=V]... [--cwd DIR] [--verbose] -- CMD [ARG...]\n"
-                "                          run CMD as a fresh agent; exit with its status\n\n"
+                "                          run CMD as a fresh agent; exit with its status\n"
+                "  token [--audience AUD] [--ttl DUR] [--scope S]...\n"
+                "                          (as an agent) print a signed token for AUD\n"
+                "  verify TOKEN|- [--audience AUD]\n"
+                "                          check a token: signature, claims, agent still live\n"
+                "  grant [--audience AUD] [--ttl DUR]\n"
+                "                          (as an agent) print a one-time grant\n"
+                "  redeem GRANT|- [--audience AUD]\n"
+                "                          use a one-time grant; a second use is refused\n"
+                "  jwks                    print the public signing keys (JWKS)\n"
+                "  rotate-keys             new signing key; old ones stay published (admins)\n"
+                "  pending                 step-up requests waiting for you to decide\n"
+                "  approve ID [--reason TEXT]  allow one use of a held step-up (approvers)\n"
+                "  deny ID [--reason TEXT]     refuse a held step-up (approvers)\n\n"
                 "Options:\n"
                 "  --socket PATH           broker socket (default $" AGENTID_SOCKET_ENV " or " AGENTID_SOCKET_PATH_DEFAULT ")\n"
                 "  --json                  print JSON instead of text\n"
@@ -142,6 +157,13 @@ static void print_identity(json_t *a) {
         printf("invoker pid:   %" PRIu64 "\n", num(a, "invoker_pid"));
         printf("on behalf of:  %s\n", str(a, "on_behalf_of"));
         printf("reason:        %s\n", str(a, "reason"));
+        if (json_object_get(a, "delegation")) {
+                json_t *d;
+                printf("delegation:   ");
+                json_array_foreach(json_object_get(a, "delegation"), k, d) printf(" %s%s (%s)", k ? "> " : "",
+                                                                                str(d, "sub"), str(d, "kind"));
+                printf("\n");
+        }
         printf("groups:       ");
         if (json_array_size(groups) == 0)
                 printf(" -");
@@ -372,6 +394,14 @@ static int cmd_revoke(int argc, char **argv) {
         return 0;
 }
 
+static int cmd_pam(int argc, char **argv) {
+        return agentctl_pam(argc, argv, arg_socket, arg_json);
+}
+
+static int cmd_creds(int argc, char **argv) {
+        return agentctl_creds(argc, argv, arg_socket, arg_json);
+}
+
 static int cmd_run(int argc, char **argv) {
         return agentctl_run(argc, argv, arg_socket);
 }
@@ -421,6 +451,9 @@ int main(int argc, char **argv) {
         } commands[] = {
                 { "mint", cmd_mint },     { "list", cmd_list },     { "show", cmd_show },
                 { "revoke", cmd_revoke }, { "status", cmd_status }, { "run", cmd_run },
+                { "token", cmd_creds },   { "verify", cmd_creds },  { "grant", cmd_creds },
+                { "redeem", cmd_creds },  { "jwks", cmd_creds },    { "rotate-keys", cmd_creds },
+                { "pending", cmd_pam },   { "approve", cmd_pam },   { "deny", cmd_pam },
         };
         int opt;
 

@@ -13,6 +13,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "agentid/nss-cache.h"
 #include "broker.h"
 #include "duration.h"
 #include "log.h"
@@ -23,6 +24,19 @@
 #define DEFAULT_CONFIG AGENTID_CONFIG_DEFAULT
 #define DEFAULT_STATE_DIR AGENTID_STATE_DIR_DEFAULT
 #define DEFAULT_RUNTIME_DIR "/run/agentid"
+
+/* <runtime dir>/nss, sized for the identities live in the store now so that
+ * a restart with many live agents does not grow the file step by step. */
+static int broker_nss_cache_open(struct broker *b, char *dir, size_t size) {
+        uint64_t live = 0;
+        uint32_t capacity;
+
+        snprintf(dir, size, "%s/" AGENTID_NSS_CACHE_SUBDIR, b->runtime_dir);
+        (void) store_count_live(b->store, &live);
+        capacity = live > AGENTID_NSS_RECORDS_LIMIT / 2 ? AGENTID_NSS_RECORDS_LIMIT : (uint32_t) (live + live / 2);
+        return nss_cache_new(dir, b->config.name_prefix, b->config.uid_min, b->config.uid_max,
+                             capacity < 1024 ? 1024 : capacity, &b->nss_cache);
+}
 
 void broker_report_template_problem(const char *message) {
         log_warning("%s", message);
@@ -152,7 +166,7 @@ int main(int argc, char **argv) {
                 .listen_fd = -1, .epoll_fd = -1, .signal_fd = -1, .tick_fd = -1, .expiry = { .timer_fd = -1 },
         };
         const char *socket_opt = NULL;
-        char error[1024], db_path[AGENTID_PATH_MAX * 2], detail[256];
+        char error[1024], db_path[AGENTID_PATH_MAX * 2], detail[256], nss_dir[AGENTID_PATH_MAX * 2];
         _cleanup_free_ char *state_dir_abs = NULL;
         int opt, r, ret = EXIT_FAILURE;
 
@@ -242,6 +256,12 @@ int main(int argc, char **argv) {
                 goto out;
         }
         audit_init(&b.audit, b.store, b.config.journal);
+        /* Signing keys: created on first start, JWKS published (keys.c). */
+        r = creds_store_open(b.store, &b.creds);
+        if (r < 0 || (r = keyring_open(&b)) < 0) {
+                log_error("setting up the token signing keys: %s", strerror(-r));
+                goto out;
+        }
 
         r = setup_socket(&b);
         if (r < 0)
@@ -251,6 +271,13 @@ int main(int argc, char **argv) {
         r = record_lifecycle(&b, EVENT_START, detail);
         if (r < 0) {
                 log_error("cannot record the start event: %s", strerror(-r));
+                goto out;
+        }
+        /* The NSS cache (docs/nss-cache.md) is rebuilt from the store by
+         * broker_load_live and replaces the last broker's file when full. */
+        r = broker_nss_cache_open(&b, nss_dir, sizeof(nss_dir));
+        if (r < 0) {
+                log_error("creating the NSS cache in %s: %s", nss_dir, strerror(-r));
                 goto out;
         }
         /* Catch up: identities that expired while we were down go now. */
@@ -277,7 +304,12 @@ out:
                 unlink(b.socket_path);
         }
         expiry_done(&b.expiry);
+        /* The published file stays: agents keep resolving until their TTL
+         * while the broker is down (docs/nss.md). */
+        nss_cache_free(b.nss_cache);
         template_set_free(&b.templates);
+        keyring_close(&b.keys);
+        creds_store_close(b.creds);
         store_close(b.store);
         return ret;
 }

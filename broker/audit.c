@@ -20,6 +20,14 @@ static const char *const message_ids[_EVENT_TYPE_MAX] = {
         [EVENT_REVOKE] = AGENTID_MESSAGE_ID_REVOKE, [EVENT_EXPIRE] = AGENTID_MESSAGE_ID_EXPIRE,
         [EVENT_START] = AGENTID_MESSAGE_ID_START,   [EVENT_STOP] = AGENTID_MESSAGE_ID_STOP,
         [EVENT_RUN] = AGENTID_MESSAGE_ID_RUN,       [EVENT_KILL] = AGENTID_MESSAGE_ID_KILL,
+        [EVENT_TOKEN] = AGENTID_MESSAGE_ID_TOKEN,   [EVENT_GRANT] = AGENTID_MESSAGE_ID_GRANT,
+        [EVENT_REDEEM] = AGENTID_MESSAGE_ID_REDEEM, [EVENT_ROTATE] = AGENTID_MESSAGE_ID_ROTATE,
+        [EVENT_STEPUP_REQUEST] = AGENTID_MESSAGE_ID_STEPUP_REQUEST,
+        [EVENT_STEPUP_APPROVE] = AGENTID_MESSAGE_ID_STEPUP_APPROVE,
+        [EVENT_STEPUP_DENY] = AGENTID_MESSAGE_ID_STEPUP_DENY,
+        [EVENT_STEPUP_OUTCOME] = AGENTID_MESSAGE_ID_STEPUP_OUTCOME,
+        [EVENT_SESSION_OPEN] = AGENTID_MESSAGE_ID_SESSION_OPEN,
+        [EVENT_SESSION_CLOSE] = AGENTID_MESSAGE_ID_SESSION_CLOSE,
 };
 
 void audit_init(struct audit *a, struct store *store, enum journal_mode mode) {
@@ -69,6 +77,30 @@ static void format_message(const struct event *e, char *buf, size_t size) {
                 break;
         case EVENT_KILL:
                 snprintf(buf, size, "processes of uid %" PRId64 " killed: %s", e->uid, e->detail ? e->detail : "");
+                break;
+        case EVENT_TOKEN:
+                snprintf(buf, size, "token issued to agent %s: %s", agent, e->detail ? e->detail : "");
+                break;
+        case EVENT_GRANT:
+                snprintf(buf, size, "one-time grant issued to agent %s: %s", agent, e->detail ? e->detail : "");
+                break;
+        case EVENT_REDEEM:
+                snprintf(buf, size, "one-time grant of agent %s redeemed: %s", agent, e->detail ? e->detail : "");
+                break;
+        case EVENT_ROTATE:
+                snprintf(buf, size, "signing key rotated: %s", e->detail ? e->detail : "");
+                break;
+        case EVENT_STEPUP_REQUEST:
+                snprintf(buf, size, "agent %s asks for a step-up: %s", agent, e->detail ? e->detail : "");
+                break;
+        case EVENT_STEPUP_APPROVE:
+        case EVENT_STEPUP_DENY:
+        case EVENT_STEPUP_OUTCOME:
+                snprintf(buf, size, "step-up of agent %s: %s", agent, e->detail ? e->detail : "");
+                break;
+        case EVENT_SESSION_OPEN:
+        case EVENT_SESSION_CLOSE:
+                snprintf(buf, size, "agent %s: %s", agent, e->detail ? e->detail : "");
                 break;
         case EVENT_STOP:
                 snprintf(buf, size, "agentid broker stopping: %s", e->detail ? e->detail : "");

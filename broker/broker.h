@@ -11,6 +11,9 @@
 #include "audit.h"
 #include "config.h"
 #include "expiry.h"
+#include "keys.h"
+#include "nss-cache.h"
+#include "store-creds.h"
 #include "store.h"
 #include "template.h"
 
@@ -48,6 +51,11 @@ struct broker {
         struct conn *conns;
         unsigned n_conns;
         uint64_t started_usec;
+        struct keyring keys;        /* token signing keys (keys.c) */
+        struct creds_store *creds;  /* token, grant and key tables (store-creds.c) */
+        /* The live set as the NSS module reads it (nss-cache.c); NULL when
+         * not set up (unit tests). */
+        struct nss_cache *nss_cache;
         uint64_t live_count; /* for Status and sd_notify STATUS= */
         uint64_t watchdog_usec; /* systemd's WatchdogSec, 0 when off */
         bool checkpoint_due;    /* WAL checkpoint wanted after this turn */
@@ -73,6 +81,32 @@ int method_list(struct broker *b, const struct caller *c, json_t *params, struct
 int method_show(struct broker *b, const struct caller *c, json_t *params, struct reply *reply);
 int method_revoke(struct broker *b, const struct caller *c, json_t *params, struct reply *reply);
 int method_status(struct broker *b, const struct caller *c, json_t *params, struct reply *reply);
+/* Credentials (methods-token.c, docs/tokens.md). */
+int method_issue_token(struct broker *b, const struct caller *c, json_t *params, struct reply *reply);
+int method_verify_token(struct broker *b, const struct caller *c, json_t *params, struct reply *reply);
+int method_jwks(struct broker *b, const struct caller *c, json_t *params, struct reply *reply);
+int method_rotate_keys(struct broker *b, const struct caller *c, json_t *params, struct reply *reply);
+int method_issue_grant(struct broker *b, const struct caller *c, json_t *params, struct reply *reply);
+int method_redeem_grant(struct broker *b, const struct caller *c, json_t *params, struct reply *reply);
+
+/* Delegation (delegation.c). The live agent whose uid the caller runs
+ * as: 0, or -ENOENT when the caller is no live agent. */
+int broker_caller_agent(struct broker *b, const struct caller *c, struct identity *ret);
+/* A live agent minting with template t: refuse (with a deny event) unless
+ * the child is no broader than parent and within its depth and count
+ * limits. Lowers *ttl to the parent's remaining life when not given. */
+int delegation_check_mint(struct broker *b, const struct caller *c, const struct identity *parent,
+                          const struct template *t, uint64_t *ttl, bool ttl_given, struct reply *reply);
+/* Who i acts for, nearest first: the agent or user that minted it, theirs,
+ * ..., and the on_behalf_of of the top one. A JSON array of objects with
+ * "sub" (and "uid", "kind"). */
+json_t *delegation_chain(struct broker *b, const struct identity *i);
+/* The chain as nested RFC 8693 "act" claims, current actor outermost. */
+json_t *delegation_act(json_t *chain);
+/* Append the live children of the identity named parent to *ids (the
+ * cascade of broker_end_identities). */
+int delegation_add_children(struct broker *b, const char *parent, int64_t **ids, size_t *n, size_t *cap);
+
 /* Run and Signal own their connection (methods-run.c). Run takes the
  * received descriptors (fds, *n_fds) and returns 0 once the task started
  * and its first reply is queued. */
@@ -108,6 +142,9 @@ int server_run(struct broker *b);
 const struct caller *conn_caller(struct conn *c);
 struct task;
 void conn_set_task(struct conn *c, struct task *t);
+/* A connection parked until a step-up is decided (stepup.c): not closed
+ * for idleness, reads nothing more meanwhile. */
+void conn_set_parked(struct conn *c, bool parked);
 /* Queue a reply (parameters, or error + message) and try to send it. */
 void conn_send_reply(struct broker *b, struct conn *c, json_t *parameters, const char *error, const char *message);
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "duration.h"
 #include "ini-file.h"
@@ -14,7 +15,7 @@
 #include "names.h"
 
 void config_init(struct config *c, const char *config_path) {
-        char dir[AGENTID_PATH_MAX + 1];
+        char dir[AGENTID_PATH_MAX + 1], host[256] = "";
 
         *c = (struct config) {
                 .uid_min = AGENTID_UID_MIN_DEFAULT,
@@ -22,8 +23,14 @@ void config_init(struct config *c, const char *config_path) {
                 .max_connections = AGENTID_MAX_CONNECTIONS_DEFAULT,
                 .idle_timeout_usec = AGENTID_IDLE_TIMEOUT_USEC_DEFAULT,
                 .journal = JOURNAL_AUTO,
+                .token_leeway_usec = AGENTID_TOKEN_LEEWAY_DEFAULT_USEC,
         };
         strcpy(c->name_prefix, "ag-");
+        /* A verifier elsewhere must be able to tell hosts' tokens apart. */
+        if (gethostname(host, sizeof(host) - 1) < 0 || !host[0])
+                strcpy(host, "localhost");
+        host[sizeof(host) - 1] = '\0';
+        snprintf(c->issuer, sizeof(c->issuer), "agentid:%s", host);
         snprintf(dir, sizeof(dir), "%s", config_path);
         snprintf(c->templates_dir, sizeof(c->templates_dir), "%s/templates.d", dirname(dir));
 }
@@ -101,6 +108,19 @@ static int on_key(void *userdata, const char *section, const char *key, const ch
                         snprintf(why, why_size, "journal must be auto, required or off");
                         return -EINVAL;
                 }
+        } else if (streq(key, "issuer")) {
+                if (!text_is_valid(value, AGENTID_ISSUER_MAX)) {
+                        snprintf(why, why_size, "issuer must be printable text of 1 to %d bytes", AGENTID_ISSUER_MAX);
+                        return -EINVAL;
+                }
+                strcpy(c->issuer, value);
+        } else if (streq(key, "token_leeway")) {
+                uint64_t usec;
+                if (duration_parse(value, &usec) < 0 || usec > AGENTID_TOKEN_LEEWAY_MAX_USEC) {
+                        snprintf(why, why_size, "token_leeway must be a duration between 0s and 5m");
+                        return -EINVAL;
+                }
+                c->token_leeway_usec = usec;
         } else {
                 snprintf(why, why_size, "unknown key \"%.64s\"", key);
                 return -EINVAL;

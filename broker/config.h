@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "agentid/limits.h"
+#include "agentid/token.h"
 #include "principals.h"
 
 enum journal_mode {
@@ -21,6 +22,10 @@ struct config {
         char templates_dir[AGENTID_PATH_MAX + 1];
         struct principal_set admins;
         enum journal_mode journal;
+        /* Tokens (docs/tokens.md): "iss" of every token (default
+         * agentid:<hostname>) and the clock skew tolerated on exp/nbf. */
+        char issuer[AGENTID_ISSUER_MAX + 1];
+        uint64_t token_leeway_usec;
 };
 
 /* Defaults; templates_dir is "templates.d" beside the config file. */

@@ -35,26 +35,35 @@ void broker_record_denial(struct broker *b, const struct caller *c, const char *
 int broker_end_identities(struct broker *b, const struct caller *c, const int64_t *ids, size_t n,
                           enum identity_state state, const char *reason) {
         uint64_t now = now_usec();
-        size_t ended = 0;
+        size_t ended = 0, n_cascade = 0, cap_cascade = 0;
+        int64_t *cascade = NULL; /* children of ended ones, ended with them */
+        uint32_t *gone = NULL;   /* uids to drop from the NSS cache after commit */
         int r;
 
         r = store_begin(b->store);
         if (r < 0)
                 return r;
-        for (size_t k = 0; k < n; k++) {
+        for (size_t k = 0; k < n + n_cascade; k++) {
+                int64_t id = k < n ? ids[k] : cascade[k - n];
+                bool child = k >= n;
+                char why[AGENTID_NAME_MAX + 64];
                 struct identity i;
                 struct event e;
 
-                r = store_get(b->store, ids[k], &i);
+                r = store_get(b->store, id, &i);
                 if (r < 0)
                         goto fail;
-                r = store_end_identity(b->store, ids[k], state, now, reason);
+                /* A sub-agent never outlives its parent: it is revoked in
+                 * the same transaction, whatever ended the parent. */
+                if (child)
+                        snprintf(why, sizeof(why), "parent %s ended", i.parent);
+                r = store_end_identity(b->store, id, child ? IDENTITY_REVOKED : state, now, child ? why : reason);
                 if (r == -ESTALE) /* already ended: nothing to do */
                         continue;
                 if (r < 0)
                         goto fail;
                 e = (struct event) {
-                        .type = state == IDENTITY_EXPIRED ? EVENT_EXPIRE : EVENT_REVOKE,
+                        .type = state == IDENTITY_EXPIRED && !child ? EVENT_EXPIRE : EVENT_REVOKE,
                         .time_usec = now,
                         .agent = i.name,
                         .uid = i.uid,
@@ -63,22 +72,43 @@ int broker_end_identities(struct broker *b, const struct caller *c, const int64_
                         .reason = i.reason,
                         .caller_uid = c ? (int64_t) c->uid : -1,
                         .caller_pid = c ? (int64_t) c->pid : -1,
-                        .detail = reason,
+                        .detail = child ? why : reason,
                 };
                 r = audit_record(&b->audit, &e);
                 if (r < 0)
                         goto fail;
+                if (b->nss_cache) {
+                        uint32_t *ng = realloc(gone, (ended + 1) * sizeof(*gone));
+                        if (!ng) {
+                                r = -ENOMEM;
+                                goto fail;
+                        }
+                        gone = ng;
+                        gone[ended] = i.uid;
+                }
                 ended++;
+                r = delegation_add_children(b, i.name, &cascade, &n_cascade, &cap_cascade);
+                if (r < 0)
+                        goto fail;
         }
+        free(cascade);
+        cascade = NULL;
         r = store_commit(b->store);
         if (r < 0)
                 goto fail;
         b->live_count -= ended <= b->live_count ? ended : b->live_count;
+        /* Gone from getpwnam() & co. now, not when the TTL would have run
+         * out (docs/nss-cache.md). Removal in place cannot fail. */
+        for (size_t k = 0; gone && k < ended; k++)
+                (void) nss_cache_remove_uid(b->nss_cache, gone[k]);
+        free(gone);
         /* Tasks of identities that just ended are killed now. */
         if (ended > 0)
                 task_reconcile(b);
         return (int) (ended > INT32_MAX ? INT32_MAX : ended);
 fail:
+        free(cascade);
+        free(gone);
         store_rollback(b->store);
         return r;
 }
@@ -125,7 +155,22 @@ int broker_expire_due(struct broker *b) {
 
 static int load_one(void *userdata, const struct identity *i) {
         struct broker *b = userdata;
+        int r;
+
         b->live_count++;
+        if (b->nss_cache) {
+                /* Not strict: a template group deleted since the mint is
+                 * left out (fewer rights), the agent itself stays visible. */
+                r = nss_cache_add_identity(b->nss_cache, i, false);
+                if (r == -EINVAL) /* name_prefix or uid range changed since its mint */
+                        log_warning("%s: outside the configured name prefix or uid range, so not visible "
+                                    "through NSS until it ends",
+                                    i->name);
+                else if (r < 0) {
+                        log_error("%s: cannot publish to the NSS cache: %s", i->name, strerror(-r));
+                        return r;
+                }
+        }
         return expiry_add(&b->expiry, i->expires_usec, i->id);
 }
 
@@ -137,5 +182,11 @@ int broker_load_live(struct broker *b) {
         r = store_list(b->store, &f, load_one, b);
         if (r < 0)
                 return r;
-        return broker_expire_due(b);
+        r = broker_expire_due(b);
+        if (r < 0)
+                return r;
+        /* The cache was rebuilt from the store's live set (the file the last
+         * broker left may hold agents revoked since or never committed):
+         * it replaces that file only now, complete. */
+        return b->nss_cache ? nss_cache_publish(b->nss_cache) : 0;
 }

@@ -57,7 +57,9 @@ int method_mint(struct broker *b, const struct caller *c, json_t *params, struct
         static const char *const known[] = { "template", "ttl", "reason", "on_behalf_of", NULL };
         const struct template *t;
         const char *template_name = "default";
-        struct identity i = {};
+        struct identity i = {}, parent;
+        char child_detail[AGENTID_NAME_MAX + 64];
+        bool child, ttl_given;
         struct event e;
         char detail[256], a[32], m[32];
         uint64_t ttl;
@@ -76,7 +78,10 @@ int method_mint(struct broker *b, const struct caller *c, json_t *params, struct
                 broker_record_denial(b, c, NULL, template_name, detail);
                 return reply_fail(reply, AGENTID_ERROR_NO_SUCH_TEMPLATE, "%s", detail);
         }
-        if (!caller_may_mint(t, c)) {
+        /* A live agent minting makes a sub-agent: attenuation decides
+         * (delegation.c), not the template's invokers. */
+        child = broker_caller_agent(b, c, &parent) == 0;
+        if (!child && !caller_may_mint(t, c)) {
                 snprintf(detail, sizeof(detail), "uid %u may not mint with template \"%s\"", (unsigned) c->uid,
                          t->name);
                 broker_record_denial(b, c, NULL, t->name, detail);
@@ -84,6 +89,7 @@ int method_mint(struct broker *b, const struct caller *c, json_t *params, struct
         }
 
         r = param_ttl(params, &ttl);
+        ttl_given = r != -ENOENT;
         if (r == -ENOENT)
                 ttl = t->ttl_usec;
         else if (r < 0 || ttl < AGENTID_TTL_MIN_USEC)
@@ -95,6 +101,8 @@ int method_mint(struct broker *b, const struct caller *c, json_t *params, struct
                 broker_record_denial(b, c, NULL, t->name, detail);
                 return reply_fail(reply, AGENTID_ERROR_PERMISSION_DENIED, "%s", detail);
         }
+        if (child && delegation_check_mint(b, c, &parent, t, &ttl, ttl_given, reply) < 0)
+                return -1;
         if (optional_text(params, "reason", AGENTID_REASON_MAX, i.reason, sizeof(i.reason), reply) < 0 ||
             optional_text(params, "on_behalf_of", AGENTID_ON_BEHALF_OF_MAX, i.on_behalf_of,
                           sizeof(i.on_behalf_of), reply) < 0)
@@ -116,6 +124,15 @@ int method_mint(struct broker *b, const struct caller *c, json_t *params, struct
         join_groups(t, i.groups, sizeof(i.groups));
         i.created_usec = now_usec();
         i.expires_usec = i.created_usec + ttl;
+        if (child) {
+                /* Never outlive the parent, not even by the microseconds
+                 * since the check. */
+                if (i.expires_usec > parent.expires_usec)
+                        i.expires_usec = parent.expires_usec;
+                snprintf(i.parent, sizeof(i.parent), "%s", parent.name);
+                snprintf(child_detail, sizeof(child_detail), "%s, sub-agent of %s", duration_format(ttl, a, sizeof(a)),
+                         parent.name);
+        }
 
         /* A random suffix collides about once in 387M; retry a few times. */
         for (int attempt = 0; attempt < 8; attempt++) {
@@ -151,7 +168,7 @@ int method_mint(struct broker *b, const struct caller *c, json_t *params, struct
                                 .reason = i.reason,
                                 .caller_uid = c->uid,
                                 .caller_pid = c->pid,
-                                .detail = duration_format(ttl, a, sizeof(a)),
+                                .detail = child ? child_detail : duration_format(ttl, a, sizeof(a)),
                         };
                         r = audit_record(&b->audit, &e);
                         if (r < 0) {
@@ -172,6 +189,21 @@ int method_mint(struct broker *b, const struct caller *c, json_t *params, struct
         }
 
         b->live_count++;
+        /* Visible to getpwnam() and friends from here on. If it cannot be
+         * published the agent would exist without an account: fail closed,
+         * revoke it in this same turn (docs/nss-cache.md). */
+        if (b->nss_cache) {
+                r = nss_cache_add_identity(b->nss_cache, &i, true);
+                if (r < 0) {
+                        int64_t id = i.id;
+                        log_error("%s: cannot publish to the NSS cache: %s", i.name, strerror(-r));
+                        (void) broker_end_identities(b, NULL, &id, 1, IDENTITY_REVOKED,
+                                                     "could not publish to the NSS cache");
+                        return reply_fail(reply, AGENTID_ERROR_INTERNAL,
+                                          "the account could not be published, so the mint was undone: %s",
+                                          strerror(-r));
+                }
+        }
         if (expiry_add(&b->expiry, i.expires_usec, i.id) < 0 || expiry_arm(&b->expiry) < 0) {
                 /* Without a timer the TTL would not hold: undo. */
                 int64_t id = i.id;

@@ -116,6 +116,9 @@ int method_show(struct broker *b, const struct caller *c, json_t *params, struct
                 return reply_fail(reply, AGENTID_ERROR_PERMISSION_DENIED,
                                   "only the owner of %s or an admin may see it", i.name);
         reply->parameters = identity_to_json(&i, now_usec());
+        /* Who it acts for: parent agents, then the user, nearest first. */
+        if (reply->parameters)
+                json_object_set_new(reply->parameters, "delegation", delegation_chain(b, &i));
         return 0;
 }
 

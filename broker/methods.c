@@ -9,6 +9,7 @@
 #include "broker.h"
 #include "duration.h"
 #include "macro.h"
+#include "stepup.h"
 
 int reply_fail(struct reply *r, const char *error, const char *fmt, ...) {
         va_list ap;
@@ -115,6 +116,18 @@ static const struct {
         { AGENTID_METHOD_MINT, method_mint },     { AGENTID_METHOD_LIST, method_list },
         { AGENTID_METHOD_SHOW, method_show },     { AGENTID_METHOD_REVOKE, method_revoke },
         { AGENTID_METHOD_STATUS, method_status },
+        { AGENTID_METHOD_ISSUE_TOKEN, method_issue_token },
+        { AGENTID_METHOD_VERIFY_TOKEN, method_verify_token },
+        { AGENTID_METHOD_JWKS, method_jwks },
+        { AGENTID_METHOD_ROTATE_KEYS, method_rotate_keys },
+        { AGENTID_METHOD_ISSUE_GRANT, method_issue_grant },
+        { AGENTID_METHOD_REDEEM_GRANT, method_redeem_grant },
+        /* pam_agentid and approvers (methods-pam.c) */
+        { AGENTID_METHOD_STEP_UP_LIST, method_step_up_list },
+        { AGENTID_METHOD_STEP_UP_DECIDE, method_step_up_decide },
+        { AGENTID_METHOD_PAM_ACCOUNT, method_pam_account },
+        { AGENTID_METHOD_SESSION_OPEN, method_session_open },
+        { AGENTID_METHOD_SESSION_CLOSE, method_session_close },
 };
 
 void broker_dispatch(struct broker *b, const struct caller *c, const char *method, json_t *parameters,

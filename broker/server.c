@@ -19,6 +19,7 @@
 #include "log.h"
 #include "macro.h"
 #include "protocol.h"
+#include "stepup.h"
 #include "task.h"
 
 struct conn {
@@ -33,6 +34,7 @@ struct conn {
         bool close_after_flush;
         bool dead; /* closed; freed once the current epoll batch is done */
         struct task *task; /* a Run in progress on this connection */
+        bool parked;       /* waiting for a step-up decision (stepup.c) */
         bool pending;      /* has replies waiting for the turn's commit */
         struct conn *pending_next;
         int fds[3];        /* descriptors received (SCM_RIGHTS) for a Run */
@@ -80,6 +82,7 @@ static void conn_close(struct broker *b, struct conn *c) {
         if (c->task)
                 task_on_conn_closed(b, c);
         c->task = NULL;
+        stepup_on_conn_closed(b, c);
         epoll_ctl(b->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
         close(c->fd);
         if (c->prev)
@@ -202,6 +205,10 @@ void conn_set_task(struct conn *c, struct task *t) {
         c->task = t;
 }
 
+void conn_set_parked(struct conn *c, bool parked) {
+        c->parked = parked;
+}
+
 void conn_send_reply(struct broker *b, struct conn *c, json_t *parameters, const char *error, const char *message) {
         _cleanup_free_ char *out = NULL;
         size_t len = 0;
@@ -247,7 +254,21 @@ static void handle_message(struct broker *b, struct conn *c, const char *msg, si
                 conn_drop_fds(c);
                 return;
         }
-        if (streq(req.method, AGENTID_METHOD_RUN)) {
+        if (c->parked) {
+                /* One answer is owed on this connection; nothing may jump
+                 * ahead of it. */
+                protocol_request_done(&req);
+                conn_drop_fds(c);
+                return;
+        }
+        if (pam_method_on_conn(req.method)) {
+                conn_drop_fds(c);
+                r = method_pam_conn(b, c, req.method, req.parameters, &reply);
+                if (r == 0 && !reply.parameters && !reply.error) { /* parked: answered later */
+                        protocol_request_done(&req);
+                        return;
+                }
+        } else if (streq(req.method, AGENTID_METHOD_RUN)) {
                 r = method_run(b, c, req.parameters, c->fds, &c->n_fds, &reply);
                 conn_drop_fds(c);
                 if (r == 0) { /* started: the first reply is already queued */
@@ -438,7 +459,7 @@ static void on_tick(struct broker *b) {
         for (struct conn *c = b->conns, *next; c; c = next) {
                 next = c->next;
                 /* A connection that controls a running task is not idle. */
-                if (!c->task && now - c->last_active_ms >= idle_ms)
+                if (!c->task && !c->parked && now - c->last_active_ms >= idle_ms)
                         conn_close(b, c);
         }
         /* The tick runs on the event loop, so a WATCHDOG=1 proves the loop
@@ -446,6 +467,11 @@ static void on_tick(struct broker *b) {
         if (b->watchdog_usec)
                 sd_notify(0, "WATCHDOG=1");
         b->checkpoint_due = true; /* after this turn's commit */
+        /* Expired token rows go; retired keys leave the JWKS file once
+         * every token they signed has expired. */
+        keyring_housekeeping(b);
+        /* Step-up requests nobody decided in time expire. */
+        stepup_housekeeping(b);
         /* The orphan sweep reads /proc: twice a minute is plenty, tasks'
          * own teardown does not wait for it. */
         if (now - last_sweep_ms >= 30000) {
@@ -579,7 +605,7 @@ int server_run(struct broker *b) {
                 }
                 if (b->checkpoint_due) {
                         b->checkpoint_due = false;
-                        b->checkpoint_due = true; /* after this turn's commit */
+                        (void) store_checkpoint(b->store);
                 }
                 bury_closed();
         }

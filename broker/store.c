@@ -102,6 +102,35 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
         "  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;"
         "CREATE TRIGGER events_no_delete BEFORE DELETE ON events "
         "  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;",
+        /* 1 -> 2: credentials (store-creds.c). Public halves of signing
+         * keys (private ones are files under keys/), at most one current;
+         * issued tokens and grants by jti with a hash of the token, never
+         * the token; delegation looks children up by parent. */
+        "CREATE TABLE signing_keys ("
+        "  kid TEXT PRIMARY KEY, x TEXT NOT NULL, created_usec INTEGER NOT NULL,"
+        "  retired_usec INTEGER, max_exp_usec INTEGER NOT NULL DEFAULT 0) STRICT;"
+        "CREATE UNIQUE INDEX signing_keys_current ON signing_keys ((retired_usec IS NULL))"
+        "  WHERE retired_usec IS NULL;"
+        "CREATE TABLE tokens ("
+        "  jti TEXT PRIMARY KEY, kind TEXT NOT NULL CHECK (kind IN ('token', 'grant')),"
+        "  agent TEXT NOT NULL, kid TEXT NOT NULL, hash TEXT NOT NULL, audience TEXT NOT NULL,"
+        "  issued_usec INTEGER NOT NULL, expires_usec INTEGER NOT NULL, redeemed_usec INTEGER) STRICT;"
+        "CREATE INDEX tokens_expires ON tokens (expires_usec);"
+        "CREATE INDEX identities_live_parent ON identities (parent) WHERE state = 'live';",
+        /* 2 -> 3: pam_agentid (stepup.c). Step-up requests held for a
+         * human's decision, and agents' PAM sessions. */
+        "CREATE TABLE stepup_requests ("
+        "  id TEXT PRIMARY KEY, agent TEXT NOT NULL, uid INTEGER NOT NULL, owner_uid INTEGER NOT NULL,"
+        "  template TEXT NOT NULL, service TEXT NOT NULL, command TEXT NOT NULL, tty TEXT, rhost TEXT,"
+        "  reason TEXT, caller_pid INTEGER NOT NULL,"
+        "  state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'denied', 'used', 'expired')),"
+        "  created_usec INTEGER NOT NULL, expires_usec INTEGER NOT NULL,"
+        "  decided_by INTEGER, decided_usec INTEGER, decision_reason TEXT) STRICT;"
+        "CREATE INDEX stepup_open ON stepup_requests (created_usec) WHERE state IN ('pending', 'approved');"
+        "CREATE TABLE pam_sessions ("
+        "  id INTEGER PRIMARY KEY, agent TEXT NOT NULL, uid INTEGER NOT NULL, service TEXT NOT NULL,"
+        "  pid INTEGER NOT NULL, tty TEXT, rhost TEXT, opened_usec INTEGER NOT NULL, closed_usec INTEGER) STRICT;"
+        "CREATE INDEX pam_sessions_open ON pam_sessions (agent) WHERE closed_usec IS NULL;",
 };
 
 struct store {
@@ -116,10 +145,19 @@ static const char *const event_names[_EVENT_TYPE_MAX] = {
         [EVENT_MINT] = "mint",     [EVENT_DENY] = "deny", [EVENT_REVOKE] = "revoke",
         [EVENT_EXPIRE] = "expire", [EVENT_START] = "start", [EVENT_STOP] = "stop",
         [EVENT_RUN] = "run",       [EVENT_KILL] = "kill",
+        [EVENT_TOKEN] = "token",   [EVENT_GRANT] = "grant", [EVENT_REDEEM] = "redeem",
+        [EVENT_ROTATE] = "rotate",
+        [EVENT_STEPUP_REQUEST] = "stepup", [EVENT_STEPUP_APPROVE] = "approve", [EVENT_STEPUP_DENY] = "reject",
+        [EVENT_STEPUP_OUTCOME] = "outcome", [EVENT_SESSION_OPEN] = "session-open",
+        [EVENT_SESSION_CLOSE] = "session-close",
 };
 
 const char *event_type_to_string(enum event_type t) {
         return (unsigned) t < _EVENT_TYPE_MAX ? event_names[t] : "unknown";
+}
+
+sqlite3 *store_sqlite(struct store *s) {
+        return s->db;
 }
 
 const char *store_error(struct store *s) {

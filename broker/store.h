@@ -36,6 +36,9 @@ struct store_filter {
 
 int store_open(const char *path, struct store **ret);
 void store_close(struct store *s);
+/* The connection, for the credential tables (store-creds.c). */
+struct sqlite3;
+struct sqlite3 *store_sqlite(struct store *s);
 /* The last SQLite error message, for logs. */
 const char *store_error(struct store *s);
 
@@ -78,4 +81,4 @@ int store_set_meta_u64(struct store *s, const char *key, uint64_t value);
 int store_checkpoint(struct store *s);
 
 /* Schema version this build writes. */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 3

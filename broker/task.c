@@ -283,11 +283,15 @@ static int make_home(const struct identity *i) {
 /* In the child, between fork and exec: failures are reported to the parent
  * through the close-on-exec pipe as an errno. */
 static _Noreturn void child_main(const struct identity *i, const struct template *t, struct task_spec *spec,
-                                 int report_fd) {
+                                 int report_fd, pid_t broker_pid) {
         extern char **environ;
         sigset_t none;
         int fds[3], err;
 
+        /* If the broker dies before we exec, we must not go on to become
+         * the agent after its successor's orphan sweep has run. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != broker_pid)
+                _exit(127);
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         for (int s = 1; s < NSIG; s++)
@@ -311,6 +315,11 @@ static _Noreturn void child_main(const struct identity *i, const struct template
         if (setgroups(t->n_groups, t->groups) < 0 || setresgid(i->gid, i->gid, i->gid) < 0 ||
             setresuid(i->uid, i->uid, i->uid) < 0)
                 goto fail;
+        /* Changing uid cleared the parent-death signal: set it again, so the
+         * task dies with the broker (whose successor ends such tasks anyway)
+         * and never outlives its sweep. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != broker_pid)
+                _exit(127);
         if (spec->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 goto fail;
         if (chdir(spec->cwd ? spec->cwd : i->home) < 0)
@@ -368,7 +377,7 @@ int task_start(struct broker *b, struct conn *conn, const struct identity *i, co
         size_t o = 0;
         struct task *task;
         json_t *reply;
-        pid_t pid;
+        pid_t pid, broker_pid;
         int p[2], err = 0, pidfd, r;
         ssize_t n;
 
@@ -393,6 +402,7 @@ int task_start(struct broker *b, struct conn *conn, const struct identity *i, co
         report_r = p[0];
         report_w = p[1];
 
+        broker_pid = getpid();
         pid = fork();
         if (pid < 0) {
                 r = -errno;
@@ -400,7 +410,7 @@ int task_start(struct broker *b, struct conn *conn, const struct identity *i, co
                 goto fail_home;
         }
         if (pid == 0)
-                child_main(i, t, spec, report_w);
+                child_main(i, t, spec, report_w, broker_pid);
         close(report_w);
         report_w = -1;
         /* Returns 0 bytes once exec closed the pipe: the child is the task. */

@@ -11,12 +11,14 @@
 #include "ini-file.h"
 #include "macro.h"
 #include "names.h"
+#include "agentid/token.h"
 
 #define DEFAULT_TTL_USEC (UINT64_C(5) * 60 * 1000000)
 #define DEFAULT_MAX_TTL_USEC (UINT64_C(60) * 60 * 1000000)
 /* %S: the broker's state directory, so a test broker keeps homes in its own. */
 #define DEFAULT_HOME "%S/home/%n"
 #define DEFAULT_SHELL "/bin/sh"
+#define DEFAULT_MAX_CHILDREN 16
 
 void template_default(struct template *t) {
         *t = (struct template) {
@@ -26,6 +28,8 @@ void template_default(struct template *t) {
                 .ssh = STEP_DENY,
                 .invokers = { .uids = { 0 }, .n_uids = 1 },
                 .approvers = { .uids = { 0 }, .n_uids = 1 },
+                .max_depth = 0,
+                .max_children = DEFAULT_MAX_CHILDREN,
         };
         strcpy(t->name, "default");
         strcpy(t->description, "built-in: short-lived, no extra groups, no sudo or ssh, root only");
@@ -188,6 +192,27 @@ static int on_key(void *userdata, const char *section, const char *key, const ch
                         return -EINVAL;
                 }
                 strcpy(t->home, value);
+        } else if (streq(key, "max_depth") || streq(key, "max_children")) {
+                bool depth = streq(key, "max_depth");
+                unsigned max = depth ? AGENTID_DELEGATION_DEPTH_MAX : AGENTID_CHILDREN_MAX;
+                char *end;
+                unsigned long n;
+                errno = 0;
+                n = strtoul(value, &end, 10);
+                if (!(value[0] >= '0' && value[0] <= '9') || errno || *end || n > max) {
+                        snprintf(why, why_size, "%s must be a number from 0 to %u", key, max);
+                        return -EINVAL;
+                }
+                *(depth ? &t->max_depth : &t->max_children) = (unsigned) n;
+        } else if (streq(key, "lifetime")) {
+                if (streq(value, "ttl"))
+                        t->lifetime = LIFETIME_TTL;
+                else if (streq(value, "session"))
+                        t->lifetime = LIFETIME_SESSION;
+                else {
+                        snprintf(why, why_size, "lifetime must be ttl or session");
+                        return -EINVAL;
+                }
         } else if (streq(key, "shell")) {
                 if (parse_path(value, t->shell, sizeof(t->shell)) < 0) {
                         snprintf(why, why_size, "shell must be an absolute path");

@@ -17,6 +17,13 @@ enum step_rule {
         STEP_APPROVE,
 };
 
+/* How long an identity lives: its TTL, or (also) only until the first PAM
+ * session it opens closes (pam_agentid, "lifetime = session"). */
+enum lifetime {
+        LIFETIME_TTL,
+        LIFETIME_SESSION,
+};
+
 struct template {
         char name[AGENTID_TEMPLATE_NAME_MAX + 1];
         char description[AGENTID_DESCRIPTION_MAX + 1];
@@ -31,6 +38,11 @@ struct template {
         char home[AGENTID_PATH_MAX + 1];  /* "%n": agent name, "%S": state directory */
         char shell[AGENTID_PATH_MAX + 1];
         char source[AGENTID_PATH_MAX + 1]; /* file it came from, or "built-in" */
+        /* Sub-agents (docs/tokens.md): how deep below a top-level agent a
+         * chain of sub-agents may go (0: agents of this template mint none)
+         * and how many live children one agent may have. */
+        unsigned max_depth, max_children;
+        enum lifetime lifetime;
 };
 
 struct template_set {

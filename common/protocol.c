@@ -101,13 +101,15 @@ static char *dump_frame(json_t *root, size_t *ret_len) {
 }
 
 char *protocol_request_format(const char *method, json_t *parameters, size_t *ret_len) {
-        return dump_frame(json_pack("{s:s, s:O}", "method", method, "parameters",
-                                    parameters ? parameters : json_object()),
+        /* "o" steals: hand it a reference of its own either way. */
+        return dump_frame(json_pack("{s:s, s:o}", "method", method, "parameters",
+                                    parameters ? json_incref(parameters) : json_object()),
                           ret_len);
 }
 
 char *protocol_reply_format(json_t *parameters, size_t *ret_len) {
-        return dump_frame(json_pack("{s:O}", "parameters", parameters ? parameters : json_object()), ret_len);
+        return dump_frame(json_pack("{s:o}", "parameters", parameters ? json_incref(parameters) : json_object()),
+                          ret_len);
 }
 
 char *protocol_error_format(const char *error, const char *message, json_t *extra, size_t *ret_len) {

@@ -24,6 +24,13 @@
 #define AGENTID_METHOD_STATUS "io.agentid.Status"
 #define AGENTID_METHOD_RUN "io.agentid.Run"
 #define AGENTID_METHOD_SIGNAL "io.agentid.Signal"
+/* Credentials (docs/tokens.md) */
+#define AGENTID_METHOD_ISSUE_TOKEN "io.agentid.IssueToken"
+#define AGENTID_METHOD_VERIFY_TOKEN "io.agentid.VerifyToken"
+#define AGENTID_METHOD_JWKS "io.agentid.Jwks"
+#define AGENTID_METHOD_ROTATE_KEYS "io.agentid.RotateKeys"
+#define AGENTID_METHOD_ISSUE_GRANT "io.agentid.IssueGrant"
+#define AGENTID_METHOD_REDEEM_GRANT "io.agentid.RedeemGrant"
 
 #define AGENTID_ERROR_INVALID_REQUEST "io.agentid.InvalidRequest"
 #define AGENTID_ERROR_MESSAGE_TOO_LARGE "io.agentid.MessageTooLarge"
@@ -37,6 +44,12 @@
 #define AGENTID_ERROR_INTERNAL "io.agentid.InternalError"
 #define AGENTID_ERROR_TOO_MANY_CONNECTIONS "io.agentid.TooManyConnections"
 #define AGENTID_ERROR_TASK_FAILED "io.agentid.TaskFailed"
+/* Token and grant verification failures. */
+#define AGENTID_ERROR_INVALID_TOKEN "io.agentid.InvalidToken"
+#define AGENTID_ERROR_TOKEN_EXPIRED "io.agentid.TokenExpired"
+#define AGENTID_ERROR_AUDIENCE_MISMATCH "io.agentid.AudienceMismatch"
+#define AGENTID_ERROR_TOKEN_REVOKED "io.agentid.TokenRevoked"
+#define AGENTID_ERROR_GRANT_USED "io.agentid.GrantUsed"
 
 /* List returns at most this many identities per call; callers page with
  * the "after" parameter (the last uid seen). */

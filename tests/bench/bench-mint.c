@@ -6,6 +6,7 @@
  *   bench-mint SOCKET CLIENTS SECONDS
  * Prints: lifecycles/s, mint latency p50/p99, revoke latency p50/p99. */
 #include <errno.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,5 +138,21 @@ int main(int argc, char **argv) {
                clients, clients == 1 ? " " : "s", (double) total / ((double) elapsed / 1e9), pct(all_mint, total, 0.5),
                pct(all_mint, total, 0.99), pct(all_revoke, total, 0.5), pct(all_revoke, total, 0.99), total,
                (double) elapsed / 1e9);
+        /* Fairness: how evenly the broker served its clients. */
+        {
+                size_t lo = SIZE_MAX, hi = 0;
+                for (unsigned k = 0; k < clients; k++) {
+                        lo = w[k].n < lo ? w[k].n : lo;
+                        hi = w[k].n > hi ? w[k].n : hi;
+                }
+                printf("per-client lifecycles: min %zu max %zu\n", lo, hi);
+        }
+        for (unsigned k = 0; k < clients; k++) {
+                free(w[k].mint_ns);
+                free(w[k].revoke_ns);
+        }
+        free(w);
+        free(all_mint);
+        free(all_revoke);
         return 0;
 }

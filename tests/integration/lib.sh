@@ -38,12 +38,22 @@ fail() {
         exit 1
 }
 
-# Write the broker config; extra lines from stdin go into [broker].
+# Each test file gets its own slice of the agent uid range: brokers of tests
+# running in parallel must not see each other's agents as orphans (their
+# sweeps would kill them).
+UID_SLOT=$(($(basename "$0" | cksum | cut -d' ' -f1) % 2000 + 1))
+UID_MIN=$((1879048192 + UID_SLOT * 100000))
+UID_MAX=$((UID_MIN + 99999))
+
+# Write the broker config; extra lines from stdin go into [broker] (after
+# the defaults, so they override them).
 write_config() {
         mkdir -p "$TEST_DIR/etc/templates.d"
         {
                 echo "[broker]"
                 echo "journal = off"
+                echo "uid_min = $UID_MIN"
+                echo "uid_max = $UID_MAX"
                 cat
         } >"$TEST_DIR/etc/agentid.conf"
 }

@@ -9,7 +9,7 @@ assert_contains "$out" "reason:        triage ticket 4411"
 name=$(awk '/^name:/ {print $2}' <<<"$out")
 uid=$(awk '/^uid:/ {print $2}' <<<"$out")
 [[ $name =~ ^ag-default-[a-z0-9]{6}$ ]] || fail "unexpected agent name $name"
-assert_eq "$uid" 1879048192 "first uid"
+assert_eq "$uid" "$UID_MIN" "first uid"
 
 # JSON output has the documented fields.
 json=$("$AGENTCTL" --json show "$name")

@@ -20,7 +20,7 @@ assert_contains "$("$AGENTCTL" status)" "live agents:   1"
 
 # The uid cursor survives: no uid is handed out twice.
 next_uid=$("$AGENTCTL" --json mint | jq -r .uid)
-assert_eq "$next_uid" 1879048194 "uid after restart"
+assert_eq "$next_uid" $((UID_MIN + 2)) "uid after restart"
 
 # A second broker on the same socket refuses to start.
 if "$AGENTIDD" --config "$TEST_DIR/etc/agentid.conf" --state-dir "$TEST_DIR/state2" \
@@ -46,7 +46,7 @@ if "$AGENTIDD" --config "$TEST_DIR/etc/agentid.conf" --state-dir "$TEST_DIR/stat
         --runtime-dir "$TEST_DIR/run" >"$TEST_DIR/conf.log" 2>&1; then
         fail "broker started with an invalid config"
 fi
-assert_contains "$(cat "$TEST_DIR/conf.log")" "agentid.conf:3: uid_min must be"
+assert_contains "$(cat "$TEST_DIR/conf.log")" "agentid.conf:5: uid_min must be"
 
 # Back to a good config: the keeper is still there.
 write_config </dev/null
