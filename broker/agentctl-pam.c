@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "agentctl-pam.h"
+#include "agentctl-call.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -14,48 +15,10 @@
 #include "macro.h"
 #include "protocol.h"
 
-#define CALL_TIMEOUT_MS 30000
-
-static int call(const char *socket, const char *method, json_t *params, json_t **ret) {
-        const char *path = agentid_socket_path(socket);
-        _cleanup_close_ int fd = -1;
-        _cleanup_free_ char *error = NULL;
-        json_t *reply = NULL;
-        const char *msg = NULL;
-        int r;
-
-        fd = agentid_connect(path, CALL_TIMEOUT_MS);
-        if (fd < 0) {
-                fprintf(stderr, "agentctl: cannot reach the broker at %s: %s (is agentidd running?)\n", path,
-                        strerror(-fd));
-                return 1;
-        }
-        r = agentid_call(fd, method, params, CALL_TIMEOUT_MS, &reply, &error);
-        if (r < 0) {
-                fprintf(stderr, "agentctl: %s: %s\n", method, strerror(-r));
-                return 1;
-        }
-        if (error) {
-                (void) json_get_string(reply, "message", &msg);
-                fprintf(stderr, "agentctl: %s (%s)\n", msg ? msg : "request failed", error);
-                json_decref(reply);
-                return 1;
-        }
-        *ret = reply;
-        return 0;
-}
-
 static const char *str(json_t *o, const char *key) {
         const char *s = NULL;
         (void) json_get_string(o, key, &s);
         return s && *s ? s : "-";
-}
-
-static void print_json(json_t *v) {
-        char *s = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS);
-        if (s)
-                puts(s);
-        free(s);
 }
 
 static int cmd_pending(int argc, char **argv, const char *socket, bool json) {
@@ -66,11 +29,11 @@ static int cmd_pending(int argc, char **argv, const char *socket, bool json) {
                 fprintf(stderr, "agentctl pending: takes no arguments (see agentctl --help)\n");
                 return 2;
         }
-        if (call(socket, AGENTID_METHOD_STEP_UP_LIST, json_object(), &reply))
+        if (agentctl_call(socket, AGENTID_METHOD_STEP_UP_LIST, NULL, &reply))
                 return 1;
         requests = json_object_get(reply, "requests");
         if (json)
-                print_json(requests);
+                agentctl_print_json(requests);
         else {
                 printf("%-12s %-32s %-10s %-8s %-6s %-30s %s\n", "ID", "AGENT", "OWNER", "SERVICE", "AGE", "COMMAND",
                        "REASON");
@@ -118,13 +81,13 @@ static int cmd_decide(int argc, char **argv, const char *socket, bool json, bool
                 }
                 json_object_set_new(params, "reason", v);
         }
-        if (call(socket, AGENTID_METHOD_STEP_UP_DECIDE, params, &reply)) {
+        if (agentctl_call(socket, AGENTID_METHOD_STEP_UP_DECIDE, params, &reply)) {
                 json_decref(params);
                 return 1;
         }
         json_decref(params);
         if (json)
-                print_json(reply);
+                agentctl_print_json(reply);
         else
                 printf("request %s of %s %s\n", str(reply, "id"), str(reply, "agent"), str(reply, "decision"));
         json_decref(reply);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "agentctl-token.h"
+#include "agentctl-call.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -15,50 +16,12 @@
 #include "macro.h"
 #include "protocol.h"
 
-#define CALL_TIMEOUT_MS 30000
-
 static const char *arg_socket;
 static bool arg_json;
 
 static int usage_error(const char *cmd, const char *msg) {
         fprintf(stderr, "agentctl %s: %s (see agentctl --help)\n", cmd, msg);
         return 2;
-}
-
-static int call(const char *method, json_t *params, json_t **ret) {
-        const char *path = agentid_socket_path(arg_socket);
-        _cleanup_close_ int fd = -1;
-        _cleanup_free_ char *error = NULL;
-        json_t *reply = NULL;
-        const char *msg = NULL;
-        int r;
-
-        fd = agentid_connect(path, CALL_TIMEOUT_MS);
-        if (fd < 0) {
-                fprintf(stderr, "agentctl: cannot reach the broker at %s: %s (is agentidd running?)\n", path,
-                        strerror(-fd));
-                return 1;
-        }
-        r = agentid_call(fd, method, params, CALL_TIMEOUT_MS, &reply, &error);
-        if (r < 0) {
-                fprintf(stderr, "agentctl: %s: %s\n", method, strerror(-r));
-                return 1;
-        }
-        if (error) {
-                (void) json_get_string(reply, "message", &msg);
-                fprintf(stderr, "agentctl: %s (%s)\n", msg ? msg : "request failed", error);
-                json_decref(reply);
-                return 1;
-        }
-        *ret = reply;
-        return 0;
-}
-
-static void print_json(json_t *v) {
-        char *s = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS);
-        if (s)
-                puts(s);
-        free(s);
 }
 
 /* A token on the command line shows in ps(1) to every user: "-" reads it
@@ -125,11 +88,11 @@ static int cmd_issue(int argc, char **argv, bool grant) {
                 r = usage_error(argv[0], "takes no arguments");
                 goto out;
         }
-        r = call(grant ? AGENTID_METHOD_ISSUE_GRANT : AGENTID_METHOD_ISSUE_TOKEN, params, &reply);
+        r = agentctl_call(arg_socket, grant ? AGENTID_METHOD_ISSUE_GRANT : AGENTID_METHOD_ISSUE_TOKEN, params, &reply);
         if (r)
                 goto out;
         if (arg_json)
-                print_json(reply);
+                agentctl_print_json(reply);
         else
                 puts(json_string_value(json_object_get(reply, grant ? "grant" : "token")) ?: "");
         json_decref(reply);
@@ -189,11 +152,11 @@ static int cmd_check(int argc, char **argv, bool grant) {
                 goto out;
         }
         json_object_set_new(params, grant ? "grant" : "token", v);
-        r = call(grant ? AGENTID_METHOD_REDEEM_GRANT : AGENTID_METHOD_VERIFY_TOKEN, params, &reply);
+        r = agentctl_call(arg_socket, grant ? AGENTID_METHOD_REDEEM_GRANT : AGENTID_METHOD_VERIFY_TOKEN, params, &reply);
         if (r)
                 goto out;
         if (arg_json)
-                print_json(reply);
+                agentctl_print_json(reply);
         else
                 print_verified(reply, grant ? "redeemed:" : "valid:");
         json_decref(reply);
@@ -208,11 +171,11 @@ static int cmd_jwks(int argc, char **argv) {
 
         if (argc != 1)
                 return usage_error(argv[0], "takes no arguments");
-        r = call(AGENTID_METHOD_JWKS, NULL, &reply);
+        r = agentctl_call(arg_socket, AGENTID_METHOD_JWKS, NULL, &reply);
         if (r)
                 return r;
         /* The document itself, text or --json alike: feed it to a verifier. */
-        print_json(reply);
+        agentctl_print_json(reply);
         json_decref(reply);
         return 0;
 }
@@ -224,11 +187,11 @@ static int cmd_rotate(int argc, char **argv) {
 
         if (argc != 1)
                 return usage_error(argv[0], "takes no arguments");
-        r = call(AGENTID_METHOD_ROTATE_KEYS, NULL, &reply);
+        r = agentctl_call(arg_socket, AGENTID_METHOD_ROTATE_KEYS, NULL, &reply);
         if (r)
                 return r;
         if (arg_json)
-                print_json(reply);
+                agentctl_print_json(reply);
         else {
                 old = json_string_value(json_object_get(reply, "retired"));
                 printf("new signing key %s", json_string_value(json_object_get(reply, "kid")) ?: "?");

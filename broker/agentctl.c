@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "agentctl-pam.h"
+#include "agentctl-call.h"
 #include "agentctl-run.h"
 #include "agentctl-token.h"
 #include "agentid/protocol.h"
@@ -19,8 +20,6 @@
 #include "duration.h"
 #include "macro.h"
 #include "protocol.h"
-
-#define CALL_TIMEOUT_MS 30000
 
 static const char *arg_socket;
 static bool arg_json;
@@ -70,36 +69,6 @@ static int usage_error(const char *fmt, ...) {
         return 2;
 }
 
-/* One round trip. Prints the error and returns 1 on failure. */
-static int call(const char *method, json_t *params, json_t **ret) {
-        const char *path = agentid_socket_path(arg_socket);
-        _cleanup_close_ int fd = -1;
-        _cleanup_free_ char *error = NULL;
-        json_t *reply = NULL;
-        int r;
-
-        fd = agentid_connect(path, CALL_TIMEOUT_MS);
-        if (fd < 0) {
-                fprintf(stderr, "agentctl: cannot reach the broker at %s: %s (is agentidd running?)\n", path,
-                        strerror(-fd));
-                return 1;
-        }
-        r = agentid_call(fd, method, params, CALL_TIMEOUT_MS, &reply, &error);
-        if (r < 0) {
-                fprintf(stderr, "agentctl: %s: %s\n", method, strerror(-r));
-                return 1;
-        }
-        if (error) {
-                const char *msg = NULL;
-                (void) json_get_string(reply, "message", &msg);
-                fprintf(stderr, "agentctl: %s (%s)\n", msg ? msg : "request failed", error);
-                json_decref(reply);
-                return 1;
-        }
-        *ret = reply;
-        return 0;
-}
-
 /* json_string() refuses invalid UTF-8; say so instead of silently
  * dropping the parameter. */
 static int set_string(json_t *o, const char *key, const char *value) {
@@ -110,13 +79,6 @@ static int set_string(json_t *o, const char *key, const char *value) {
                 return -EINVAL;
         }
         return json_object_set_new(o, key, v) < 0 ? -ENOMEM : 0;
-}
-
-static void print_json(json_t *v) {
-        char *s = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS);
-        if (s)
-                puts(s);
-        free(s);
 }
 
 static const char *str(json_t *o, const char *key) {
@@ -227,12 +189,12 @@ static int cmd_mint(int argc, char **argv) {
                 json_decref(params);
                 return usage_error("mint takes no arguments");
         }
-        r = call(AGENTID_METHOD_MINT, params, &reply);
+        r = agentctl_call(arg_socket, AGENTID_METHOD_MINT, params, &reply);
         json_decref(params);
         if (r)
                 return r;
         if (arg_json)
-                print_json(reply);
+                agentctl_print_json(reply);
         else
                 print_identity(reply);
         json_decref(reply);
@@ -259,7 +221,7 @@ static int cmd_list(int argc, char **argv) {
         }
         for (;;) {
                 json_t *params = json_pack("{s:b, s:I}", "all", all, "after", after), *reply = NULL, *next;
-                r = call(AGENTID_METHOD_LIST, params, &reply);
+                r = agentctl_call(arg_socket, AGENTID_METHOD_LIST, params, &reply);
                 json_decref(params);
                 if (r)
                         break;
@@ -274,7 +236,7 @@ static int cmd_list(int argc, char **argv) {
         }
         if (r == 0) {
                 if (arg_json)
-                        print_json(all_agents);
+                        agentctl_print_json(all_agents);
                 else {
                         json_t *a;
                         size_t k;
@@ -317,12 +279,12 @@ static int cmd_show(int argc, char **argv) {
                 params = json_pack("{s:s}", "agent", argv[1]);
         if (!params)
                 return usage_error("invalid agent \"%s\"", argv[1]);
-        r = call(AGENTID_METHOD_SHOW, params, &reply);
+        r = agentctl_call(arg_socket, AGENTID_METHOD_SHOW, params, &reply);
         json_decref(params);
         if (r)
                 return r;
         if (arg_json)
-                print_json(reply);
+                agentctl_print_json(reply);
         else
                 print_identity(reply);
         json_decref(reply);
@@ -375,12 +337,12 @@ static int cmd_revoke(int argc, char **argv) {
                 json_decref(params);
                 return usage_error("revoke needs exactly one of: NAME|UID..., --owner USER, --all");
         }
-        r = call(AGENTID_METHOD_REVOKE, params, &reply);
+        r = agentctl_call(arg_socket, AGENTID_METHOD_REVOKE, params, &reply);
         json_decref(params);
         if (r)
                 return r;
         if (arg_json)
-                print_json(reply);
+                agentctl_print_json(reply);
         else {
                 json_t *names = json_object_get(reply, "revoked"), *n;
                 size_t k;
@@ -414,11 +376,11 @@ static int cmd_status(int argc, char **argv) {
 
         if (argc != 1)
                 return usage_error("status takes no arguments");
-        r = call(AGENTID_METHOD_STATUS, NULL, &reply);
+        r = agentctl_call(arg_socket, AGENTID_METHOD_STATUS, NULL, &reply);
         if (r)
                 return r;
         if (arg_json)
-                print_json(reply);
+                agentctl_print_json(reply);
         else {
                 printf("broker:        agentidd %s, pid %" PRIu64 "\n", str(reply, "version"), num(reply, "pid"));
                 printf("socket:        %s\n", agentid_socket_path(arg_socket));

@@ -134,25 +134,10 @@ static int setup_socket(struct broker *b) {
 }
 
 static int record_lifecycle(struct broker *b, enum event_type type, const char *detail) {
-        struct event e = {
-                .type = type,
-                .time_usec = now_usec(),
-                .uid = -1,
-                .owner_uid = -1,
-                .caller_uid = -1,
-                .caller_pid = getpid(),
-                .detail = detail,
-        };
-        int r = store_begin(b->store);
+        struct event e = event_for(type, NULL, NULL, detail);
 
-        if (r < 0)
-                return r;
-        r = audit_record(&b->audit, &e);
-        if (r == 0)
-                r = store_commit(b->store);
-        if (r < 0)
-                store_rollback(b->store);
-        return r;
+        e.caller_pid = getpid();
+        return broker_record_event(b, &e);
 }
 
 int main(int argc, char **argv) {

@@ -225,10 +225,6 @@ static int method_step_up(struct broker *b, struct conn *conn, json_t *params, s
                 }
                 json_decref(reply->parameters);
                 reply->parameters = NULL;
-        } else if (!service_is_step_up(service) && ruid != (int64_t) i.uid) {
-                /* A login on someone else's behalf needs the agent's proof. */
-                return reply_fail(reply, AGENTID_ERROR_INVALID_PARAMETER,
-                                  "%s is a login service: the agent's token is required", service);
         }
 
         t = template_set_find(&b->templates, i.template_name);
@@ -244,6 +240,11 @@ static int method_step_up(struct broker *b, struct conn *conn, json_t *params, s
                 broker_record_denial(b, c, i.name, i.template_name, detail);
                 return reply_fail(reply, AGENTID_ERROR_PERMISSION_DENIED, "%s", detail);
         }
+        /* A login on someone else's behalf needs the agent's proof (a
+         * refusal above needs none: nothing is granted). */
+        if (!token && !service_is_step_up(service) && ruid != (int64_t) i.uid)
+                return reply_fail(reply, AGENTID_ERROR_INVALID_PARAMETER,
+                                  "%s is a login service: the agent's token is required", service);
         if (rule == STEP_ALLOW) {
                 /* Step-ups allowed by policy are on record; logins are
                  * recorded when their session opens. */

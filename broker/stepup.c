@@ -30,30 +30,13 @@ static int state_from_string(const char *s) {
         return -EINVAL;
 }
 
-static int to_errno(int rc) {
-        switch (rc & 0xff) {
-        case SQLITE_OK:
-        case SQLITE_DONE:
-        case SQLITE_ROW:
-                return 0;
-        case SQLITE_CONSTRAINT:
-                return -EEXIST;
-        case SQLITE_NOMEM:
-                return -ENOMEM;
-        case SQLITE_FULL:
-                return -ENOSPC;
-        default:
-                return -EIO;
-        }
-}
-
 /* These statements run a few times per sudo or login, not per lookup:
  * prepared per call, which keeps this file free of lifetime bookkeeping. */
 static int prepare(struct broker *b, const char *sql, sqlite3_stmt **ret) {
         int rc = sqlite3_prepare_v2(store_sqlite(b->store), sql, -1, ret, NULL);
         if (rc != SQLITE_OK) {
                 log_error("database: %s", store_error(b->store));
-                return to_errno(rc);
+                return store_sqlite_errno(rc);
         }
         return 0;
 }
@@ -120,7 +103,7 @@ int stepup_insert(struct broker *b, const struct stepup_request *r) {
         sqlite3_bind_int64(st, 13, (sqlite3_int64) r->expires_usec);
         rc = sqlite3_step(st);
         sqlite3_finalize(st);
-        return to_errno(rc);
+        return store_sqlite_errno(rc);
 }
 
 int stepup_get(struct broker *b, const char *id, struct stepup_request *ret) {
@@ -133,7 +116,7 @@ int stepup_get(struct broker *b, const char *id, struct stepup_request *ret) {
         if (rc == SQLITE_ROW)
                 read_request(st, ret);
         sqlite3_finalize(st);
-        return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : to_errno(rc);
+        return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : store_sqlite_errno(rc);
 }
 
 int stepup_set_state(struct broker *b, const char *id, enum stepup_state state, int64_t decided_by,
@@ -161,7 +144,7 @@ int stepup_set_state(struct broker *b, const char *id, enum stepup_state state, 
         }
         bind_text_or_null(st, 4, decision_reason);
         rc = sqlite3_step(st);
-        e = to_errno(rc);
+        e = store_sqlite_errno(rc);
         if (e == 0 && sqlite3_changes(store_sqlite(b->store)) != 1)
                 e = -ESTALE;
         sqlite3_finalize(st);
@@ -186,7 +169,7 @@ int stepup_list_open(struct broker *b, int (*cb)(void *userdata, const struct st
         sqlite3_finalize(st);
         if (r < 0)
                 return r;
-        return rc == SQLITE_DONE ? 0 : to_errno(rc);
+        return rc == SQLITE_DONE ? 0 : store_sqlite_errno(rc);
 }
 
 int pam_session_insert(struct broker *b, const struct identity *i, const char *service, int64_t pid, const char *tty,
@@ -208,7 +191,7 @@ int pam_session_insert(struct broker *b, const struct identity *i, const char *s
         rc = sqlite3_step(st);
         sqlite3_finalize(st);
         if (rc != SQLITE_DONE)
-                return to_errno(rc) ?: -EIO;
+                return store_sqlite_errno(rc) ?: -EIO;
         *ret_id = sqlite3_last_insert_rowid(store_sqlite(b->store));
         return 0;
 }
@@ -230,7 +213,7 @@ int pam_session_close(struct broker *b, int64_t id, const char *agent, char *ser
                 rc = sqlite3_step(st);
                 e = 0;
         } else
-                e = rc == SQLITE_DONE ? -ENOENT : to_errno(rc);
+                e = rc == SQLITE_DONE ? -ENOENT : store_sqlite_errno(rc);
         sqlite3_finalize(st);
         return e;
 }

@@ -45,30 +45,6 @@ struct creds_store {
         sqlite3_stmt *stmt[_CS_MAX];
 };
 
-static int to_errno(int rc) {
-        switch (rc & 0xff) {
-        case SQLITE_OK:
-        case SQLITE_DONE:
-        case SQLITE_ROW:
-                return 0;
-        case SQLITE_CONSTRAINT:
-                return -EEXIST;
-        case SQLITE_NOMEM:
-                return -ENOMEM;
-        case SQLITE_BUSY:
-        case SQLITE_LOCKED:
-                return -EBUSY;
-        case SQLITE_FULL:
-                return -ENOSPC;
-        case SQLITE_READONLY:
-        case SQLITE_PERM:
-        case SQLITE_AUTH:
-                return -EROFS;
-        default:
-                return -EIO;
-        }
-}
-
 int creds_store_open(struct store *s, struct creds_store **ret) {
         struct creds_store *cs = calloc(1, sizeof(*cs));
 
@@ -100,7 +76,7 @@ static void done(sqlite3_stmt *st) {
 }
 
 static int step_done(struct creds_store *cs, sqlite3_stmt *st) {
-        int rc = sqlite3_step(st), r = rc == SQLITE_DONE ? 0 : to_errno(rc);
+        int rc = sqlite3_step(st), r = rc == SQLITE_DONE ? 0 : store_sqlite_errno(rc);
 
         if (r < 0 && r != -EEXIST)
                 log_error("database: %s", sqlite3_errmsg(cs->db));
@@ -131,7 +107,7 @@ int creds_keys_list(struct creds_store *cs, int (*cb)(void *userdata, const stru
                         break;
         }
         if (r == 0 && rc != SQLITE_DONE)
-                r = to_errno(rc);
+                r = store_sqlite_errno(rc);
         done(st);
         return r;
 }
@@ -186,7 +162,7 @@ int creds_token_get(struct creds_store *cs, const char *jti, enum token_kind *re
                 *ret_redeemed_usec = (uint64_t) sqlite3_column_int64(st, 2);
                 r = 0;
         } else
-                r = rc == SQLITE_DONE ? -ENOENT : to_errno(rc);
+                r = rc == SQLITE_DONE ? -ENOENT : store_sqlite_errno(rc);
         done(st);
         return r;
 }
@@ -218,7 +194,7 @@ int creds_count_live_children(struct creds_store *cs, const char *parent, uint64
                 *ret = (uint64_t) sqlite3_column_int64(st, 0);
                 r = 0;
         } else
-                r = to_errno(rc == SQLITE_DONE ? SQLITE_ERROR : rc);
+                r = store_sqlite_errno(rc == SQLITE_DONE ? SQLITE_ERROR : rc);
         done(st);
         return r;
 }
@@ -246,7 +222,7 @@ int creds_list_live_children(struct creds_store *cs, const char *parent,
                 ids[n++] = sqlite3_column_int64(st, 0);
         }
         if (r == 0 && rc != SQLITE_DONE)
-                r = to_errno(rc);
+                r = store_sqlite_errno(rc);
         done(st);
         for (size_t k = 0; r == 0 && k < n; k++)
                 r = cb(userdata, ids[k]);

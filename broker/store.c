@@ -164,7 +164,7 @@ const char *store_error(struct store *s) {
         return s && s->db ? sqlite3_errmsg(s->db) : "no database";
 }
 
-static int sqlite_to_errno(int rc) {
+int store_sqlite_errno(int rc) {
         switch (rc & 0xff) {
         case SQLITE_OK:
         case SQLITE_DONE:
@@ -195,7 +195,7 @@ static int exec(struct store *s, const char *sql) {
         if (rc != SQLITE_OK) {
                 log_error("database: %s", err ? err : sqlite3_errstr(rc));
                 sqlite3_free(err);
-                return sqlite_to_errno(rc);
+                return store_sqlite_errno(rc);
         }
         return 0;
 }
@@ -297,7 +297,7 @@ void store_close(struct store *s) {
 /* Run a statement that returns no rows, then reset it. */
 static int step_done(struct store *s, sqlite3_stmt *st) {
         int rc = sqlite3_step(st);
-        int r = rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        int r = rc == SQLITE_DONE ? 0 : store_sqlite_errno(rc);
 
         if (r < 0 && r != -EEXIST)
                 log_error("database: %s", store_error(s));
@@ -454,7 +454,7 @@ int store_find(struct store *s, const char *name, uint32_t uid, bool by_uid, str
                 row_to_identity(st, ret);
                 r = 0;
         } else
-                r = rc == SQLITE_DONE ? -ENOENT : sqlite_to_errno(rc);
+                r = rc == SQLITE_DONE ? -ENOENT : store_sqlite_errno(rc);
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
         return r;
@@ -470,7 +470,7 @@ int store_get(struct store *s, int64_t id, struct identity *ret) {
                 row_to_identity(st, ret);
                 r = 0;
         } else
-                r = rc == SQLITE_DONE ? -ENOENT : sqlite_to_errno(rc);
+                r = rc == SQLITE_DONE ? -ENOENT : store_sqlite_errno(rc);
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
         return r;
@@ -483,7 +483,7 @@ static int query_int(struct store *s, sqlite3_stmt *st, int64_t *ret) {
                 *ret = sqlite3_column_int64(st, 0);
                 r = 1;
         } else
-                r = rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+                r = rc == SQLITE_DONE ? 0 : store_sqlite_errno(rc);
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
         if (r < 0)
@@ -528,7 +528,7 @@ int store_list(struct store *s, const struct store_filter *f, int (*cb)(void *us
         }
         if (r == 0 && rc != SQLITE_DONE) {
                 log_error("database: %s", store_error(s));
-                r = sqlite_to_errno(rc);
+                r = store_sqlite_errno(rc);
         }
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
@@ -600,7 +600,7 @@ int store_list_live_tasks(struct store *s, int (*cb)(void *userdata, const struc
                 list[n++] = i;
         }
         if (r == 0 && rc != SQLITE_DONE)
-                r = sqlite_to_errno(rc);
+                r = store_sqlite_errno(rc);
         sqlite3_finalize(st);
         for (size_t k = 0; r == 0 && k < n; k++)
                 r = cb(userdata, &list[k]);
@@ -611,5 +611,5 @@ int store_list_live_tasks(struct store *s, int (*cb)(void *userdata, const struc
 int store_checkpoint(struct store *s) {
         /* PASSIVE: never waits for readers, never blocks the loop for long. */
         int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-        return rc == SQLITE_OK ? 0 : sqlite_to_errno(rc);
+        return rc == SQLITE_OK ? 0 : store_sqlite_errno(rc);
 }

@@ -39,6 +39,9 @@ void store_close(struct store *s);
 /* The connection, for the credential tables (store-creds.c). */
 struct sqlite3;
 struct sqlite3 *store_sqlite(struct store *s);
+/* A negative errno for an SQLite result code (0 for OK, DONE and ROW):
+ * -EEXIST for constraints, -ENOSPC, -ENOMEM, -EBUSY, -EROFS, else -EIO. */
+int store_sqlite_errno(int rc);
 /* The last SQLite error message, for logs. */
 const char *store_error(struct store *s);
 

@@ -345,28 +345,8 @@ static void task_unlink(struct task *t) {
 
 static int record(struct broker *b, const struct caller *c, enum event_type type, const struct identity *i,
                   const char *detail) {
-        struct event e = {
-                .type = type,
-                .time_usec = now_usec(),
-                .agent = i ? i->name : NULL,
-                .uid = i ? (int64_t) i->uid : -1,
-                .owner_uid = i ? (int64_t) i->owner_uid : -1,
-                .template_name = i ? i->template_name : NULL,
-                .reason = i ? i->reason : NULL,
-                .caller_uid = c ? (int64_t) c->uid : -1,
-                .caller_pid = c ? (int64_t) c->pid : -1,
-                .detail = detail,
-        };
-        int r = store_begin(b->store);
-
-        if (r < 0)
-                return r;
-        r = audit_record(&b->audit, &e);
-        if (r == 0)
-                r = store_commit(b->store);
-        if (r < 0)
-                store_rollback(b->store);
-        return r;
+        struct event e = event_for(type, i, c, detail);
+        return broker_record_event(b, &e);
 }
 
 int task_start(struct broker *b, struct conn *conn, const struct identity *i, const struct template *t,
@@ -733,21 +713,12 @@ void task_sweep_orphans(struct broker *b, bool at_start) {
                 uid_t uid = ctx.found[k];
                 char detail[96];
                 int r = kill_uid_processes(uid, uid);
-                struct event e = {
-                        .type = EVENT_KILL,
-                        .time_usec = now_usec(),
-                        .uid = uid,
-                        .owner_uid = -1,
-                        .caller_uid = -1,
-                        .caller_pid = -1,
-                        .detail = detail,
-                };
+                struct event e = event_for(EVENT_KILL, NULL, NULL, detail);
+
+                e.uid = uid;
                 snprintf(detail, sizeof(detail), "orphan processes (no live identity) %s",
                          r == 0 ? "killed" : "could not all be killed");
                 log_warning("uid %u: %s", (unsigned) uid, detail);
-                if (store_begin(b->store) == 0) {
-                        if (audit_record(&b->audit, &e) < 0 || store_commit(b->store) < 0)
-                                store_rollback(b->store);
-                }
+                (void) broker_record_event(b, &e);
         }
 }

@@ -8,6 +8,9 @@ set -euo pipefail
 AGENTIDD="$top_builddir/agentidd"
 AGENTCTL="$top_builddir/agentctl"
 RAW_CLIENT="$top_builddir/tests/helpers/raw-client"
+# Built with --enable-sanitizers? (ASan's shadow memory inflates RSS.)
+SANITIZED=
+ldd "$AGENTIDD" 2>/dev/null | grep -q libasan && SANITIZED=1
 
 TEST_DIR=$(mktemp -d /tmp/agentid-test.XXXXXX)
 # World-traversable so tests can run agentctl as an unprivileged user.

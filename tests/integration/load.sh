@@ -31,7 +31,8 @@ rss_busy=$(rss_kib)
 wait "${holders[@]}" 2>/dev/null || true
 sleep 2.5 # idle timeout reaps whatever is left
 assert_eq "$(fds)" "$fds_before" "broker descriptors after the load"
-((rss_busy < 200 * 1024)) || fail "broker RSS ${rss_busy} KiB under load"
+# Memory stays bounded (ASan's shadow and quarantine make RSS meaningless).
+[[ -n $SANITIZED ]] || ((rss_busy < 200 * 1024)) || fail "broker RSS ${rss_busy} KiB under load"
 assert_eq "$("$AGENTCTL" --json list | jq length)" 0 "identities left live"
 "$AGENTCTL" status >/dev/null || fail "broker not serving after the load"
 echo "load: ok (rss under load ${rss_busy} KiB)"

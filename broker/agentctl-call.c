@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+#include "agentctl-call.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "macro.h"
+#include "protocol.h"
+
+/* Generous: a revoke of every agent on a busy host takes a while. */
+#define CALL_TIMEOUT_MS 30000
+
+int agentctl_call(const char *socket, const char *method, json_t *params, json_t **ret) {
+        const char *path = agentid_socket_path(socket), *msg = NULL;
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *error = NULL;
+        json_t *reply = NULL;
+        int r;
+
+        fd = agentid_connect(path, CALL_TIMEOUT_MS);
+        if (fd < 0) {
+                fprintf(stderr, "agentctl: cannot reach the broker at %s: %s (is agentidd running?)\n", path,
+                        strerror(-fd));
+                return 1;
+        }
+        r = agentid_call(fd, method, params, CALL_TIMEOUT_MS, &reply, &error);
+        if (r < 0) {
+                fprintf(stderr, "agentctl: %s: %s\n", method, strerror(-r));
+                return 1;
+        }
+        if (error) {
+                (void) json_get_string(reply, "message", &msg);
+                fprintf(stderr, "agentctl: %s (%s)\n", msg ? msg : "request failed", error);
+                json_decref(reply);
+                return 1;
+        }
+        *ret = reply;
+        return 0;
+}
+
+void agentctl_print_json(json_t *v) {
+        char *s = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS);
+        if (s)
+                puts(s);
+        free(s);
+}
