@@ -1,12 +1,30 @@
 #!/bin/bash
-# Garbage on the socket gets an error (or a hang-up), changes nothing and
-# leaves the broker serving.
+# Hostile input, table by table: garbage on the socket, hostile command
+# lines and hostile template files each get a clear error (or a hang-up),
+# change nothing, and leave the broker serving.
 source "$(dirname "$0")/lib.sh"
 write_config <<'C'
 max_connections = 8
 idle_timeout = 1s
 C
+# Hostile templates: each is reported with file:line and skipped; the broker
+# still starts, and none of them can be used.
+tdir="$TEST_DIR/etc/templates.d"
+printf '[template]\nname = default\n' >"$tdir/00-default.conf"
+printf '[template]\nname = rootgroup\ngroups = root\n' >"$tdir/h1.conf"
+printf '[template]\nname = ghost\ninvokers = no-such-user-zz\n' >"$tdir/h2.conf"
+printf '[template]\nname = forever\nttl = 99999999999999999999d\n' >"$tdir/h3.conf"
+head -c 4096 /dev/urandom >"$tdir/h4.conf"
+{ printf '[template]\nname = longline\ndescription = '; head -c 100000 /dev/zero | tr '\0' x; echo; } >"$tdir/h5.conf"
+printf '[template]\nname = ../../etc\n' >"$tdir/h6.conf"
+printf '[template]\nname = homeless\nhome = /tmp/../etc/%%n\n' >"$tdir/h7.conf"
 start_broker
+for t in h1:rootgroup h2:ghost h3:forever h5:longline h7:homeless; do
+        grep -q "${t%%:*}.conf:[0-9]*: .*template skipped" "$TEST_DIR/broker.log" || fail "template ${t%%:*} not reported"
+        "$AGENTCTL" mint --template "${t##*:}" >/dev/null 2>&1 && fail "hostile template ${t##*:} usable"
+done
+grep -q "h4.conf:[0-9]*: .*template skipped" "$TEST_DIR/broker.log" || fail "binary template not reported"
+grep -q "h6.conf:[0-9]*: .*template skipped" "$TEST_DIR/broker.log" || fail "path-like template name not reported"
 "$AGENTCTL" mint >/dev/null
 before_ids=$(count_identities)
 before_events=$(sqlite3 "$TEST_DIR/state/agentid.db" "SELECT count(*) FROM events WHERE event != 'deny'")
@@ -86,6 +104,34 @@ sleep 1.6 # idle timeout reaps the rest
 # for forever; the broker stays responsive.
 (yes '{"method":"io.agentid.Status"}' | tr '\n' '\0' | head -c 20000000 | timeout 5 "$RAW_CLIENT" "$AGENTID_SOCKET" 100 >/dev/null) || true
 broker_alive || fail "non-reading client killed the broker"
+
+# Hostile command lines: a clear one-line error and the documented exit
+# status (2 usage, 1 refused, 125 run refused), and no identity made.
+expect_cli() { # expect_cli STATUS MESSAGE ARGS...
+        local want=$1 msg=$2 rc=0
+        shift 2
+        "$AGENTCTL" "$@" >/dev/null 2>"$TEST_DIR/cli.err" || rc=$?
+        [[ $rc == "$want" ]] || fail "agentctl $*: exit $rc, expected $want ($(cat "$TEST_DIR/cli.err"))"
+        grep -q -- "$msg" "$TEST_DIR/cli.err" || fail "agentctl $*: \"$msg\" not in: $(cat "$TEST_DIR/cli.err")"
+        [[ $(wc -l <"$TEST_DIR/cli.err") -le 5 ]] || fail "agentctl $*: error is not short"
+}
+expect_cli 2 "invalid duration" mint --ttl 1h30
+expect_cli 2 "invalid duration" mint --ttl -5s
+expect_cli 1 InvalidParameter mint --template ../x
+expect_cli 1 InvalidParameter mint --reason $'\e[31mred'
+expect_cli 1 InvalidParameter mint --on-behalf-of "$(head -c 200 /dev/zero | tr '\0' a)"
+expect_cli 2 "not valid UTF-8" mint --reason $'\xff\xfe'
+expect_cli 1 "exceeds template" mint --ttl 2h
+expect_cli 2 "exactly one of" revoke
+expect_cli 2 "exactly one of" revoke --all --owner root
+expect_cli 1 InvalidParameter show 'ag-x;rm -rf /'
+expect_cli 1 NoSuchAgent show ag-nope-bcdfgh
+expect_cli 1 "owner must be" revoke --owner no-such-user-zz
+expect_cli 2 "no command" run
+expect_cli 125 "set by the broker" run --env HOME=/root -- true
+expect_cli 125 "set by the broker" run --env AGENTID_NAME=root -- true
+expect_cli 2 "unknown command" frobnicate
+expect_cli 1 "cannot reach the broker" --socket /nonexistent/agentid.sock status
 
 # Through all of it, nothing changed and the broker still works.
 assert_eq "$(count_identities)" "$before_ids" "identities after hostile input"

@@ -12,6 +12,18 @@ RAW_CLIENT="$top_builddir/tests/helpers/raw-client"
 SANITIZED=
 ldd "$AGENTIDD" 2>/dev/null | grep -q libasan && SANITIZED=1
 
+# memcheck CMD...: run CMD under valgrind's memcheck, failing the test on
+# any memory error or definite leak. Runs CMD plainly when valgrind is
+# missing or the build is sanitized (the two do not mix).
+memcheck() {
+        if [[ -n $SANITIZED ]] || ! command -v valgrind >/dev/null; then
+                "$@"
+                return
+        fi
+        valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+                --show-leak-kinds=definite --track-fds=no "$@"
+}
+
 TEST_DIR=$(mktemp -d /tmp/agentid-test.XXXXXX)
 # World-traversable so tests can run agentctl as an unprivileged user.
 chmod 0755 "$TEST_DIR"

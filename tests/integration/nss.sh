@@ -73,6 +73,14 @@ re="^$name:!\\*::::::[0-9]+:\$"
 idout=$(in_ns id "$name") || fail "id $name failed"
 assert_contains "$idout" "uid=$uid($name) gid=$uid($name)"
 assert_contains "$idout" "100(users)"
+# The module under valgrind's memcheck: lookups by name and uid, a miss,
+# enumeration and initgroups, with no memory error or leak.
+for args in "getent passwd $name" "getent passwd $uid" "getent group" "id $name" "getent passwd no-such-agent-zz"; do
+        rc=0
+        in_ns bash -c "$(declare -f memcheck); SANITIZED=$SANITIZED memcheck $args" >/dev/null 2>"$TEST_DIR/vg.log" || rc=$?
+        # 0 for the hits, 2 (not found) for the miss; 99 is valgrind's.
+        [[ $rc == 0 || ($rc == 2 && $args == *no-such-agent*) ]] || fail "memcheck $args ($rc): $(cat "$TEST_DIR/vg.log")"
+done
 # Enumeration lists agents after the files.
 assert_contains "$(in_ns getent passwd)" "$name:x:$uid:"
 assert_contains "$(in_ns getent group)" "$name:!:$uid:"

@@ -56,9 +56,14 @@ before_open=$(count_events session-open)
 AGENTID_TEST_AGENT=$agent AGENTID_TEST_TOKEN=$token AGENTID_TEST_DIR="$TEST_DIR/pamtest" \
         PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$TEST_DIR/pam.d" LD_PRELOAD="$WRAPPER" \
         "$TEST_PAM" || fail "libpamtest cases failed"
+# Again under valgrind's memcheck: the module in every group, no memory
+# error or definite leak (one more session open/close on record).
+AGENTID_TEST_AGENT=$agent AGENTID_TEST_TOKEN=$token AGENTID_TEST_DIR="$TEST_DIR/pamtest" \
+        PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$TEST_DIR/pam.d" LD_PRELOAD="$WRAPPER" \
+        memcheck "$TEST_PAM" >"$TEST_DIR/memcheck.log" 2>&1 || fail "memcheck: $(tail -40 "$TEST_DIR/memcheck.log")"
 
 # The session the agent opened and closed is on record; the human's is not.
-(($(count_events session-open) == before_open + 1)) || fail "session-open events: $(count_events session-open)"
+(($(count_events session-open) == before_open + 2)) || fail "session-open events: $(count_events session-open)"
 (($(count_events session-close) >= 1)) || fail "no session-close event"
 assert_eq "$("$AGENTCTL" --json show "$agent" | jq -r .state)" live "agent after a ttl-lifetime session"
 echo "pam: ok"
