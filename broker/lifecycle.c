@@ -78,18 +78,9 @@ int broker_end_identities(struct broker *b, const struct caller *c, const int64_
                         continue;
                 if (r < 0)
                         goto fail;
-                e = (struct event) {
-                        .type = state == IDENTITY_EXPIRED && !child ? EVENT_EXPIRE : EVENT_REVOKE,
-                        .time_usec = now,
-                        .agent = i.name,
-                        .uid = i.uid,
-                        .owner_uid = i.owner_uid,
-                        .template_name = i.template_name,
-                        .reason = i.reason,
-                        .caller_uid = c ? (int64_t) c->uid : -1,
-                        .caller_pid = c ? (int64_t) c->pid : -1,
-                        .detail = child ? why : reason,
-                };
+                e = event_for(state == IDENTITY_EXPIRED && !child ? EVENT_EXPIRE : EVENT_REVOKE, &i, c,
+                              child ? why : reason);
+                e.time_usec = now;
                 r = audit_record(&b->audit, &e);
                 if (r < 0)
                         goto fail;

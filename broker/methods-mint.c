@@ -158,18 +158,8 @@ int method_mint(struct broker *b, const struct caller *c, json_t *params, struct
                 if (r == 0)
                         r = store_set_meta_u64(b->store, ALLOCATOR_META_KEY, b->allocator.next);
                 if (r == 0) {
-                        e = (struct event) {
-                                .type = EVENT_MINT,
-                                .time_usec = i.created_usec,
-                                .agent = i.name,
-                                .uid = i.uid,
-                                .owner_uid = i.owner_uid,
-                                .template_name = i.template_name,
-                                .reason = i.reason,
-                                .caller_uid = c->uid,
-                                .caller_pid = c->pid,
-                                .detail = child ? child_detail : duration_format(ttl, a, sizeof(a)),
-                        };
+                        e = event_for(EVENT_MINT, &i, c, child ? child_detail : duration_format(ttl, a, sizeof(a)));
+                        e.time_usec = i.created_usec;
                         r = audit_record(&b->audit, &e);
                         if (r < 0) {
                                 store_rollback(b->store);

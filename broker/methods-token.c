@@ -169,18 +169,8 @@ static int issue(struct broker *b, const struct caller *c, json_t *params, bool 
         /* The row (never the token) and the event, together or not at all. */
         snprintf(detail, sizeof(detail), "jti %s, audience %s, expires in %s, key %s", jti, audience,
                  duration_format(exp * USEC_PER_SEC - iat * USEC_PER_SEC, d, sizeof(d)), key->kid);
-        e = (struct event) {
-                .type = grant ? EVENT_GRANT : EVENT_TOKEN,
-                .time_usec = now,
-                .agent = i.name,
-                .uid = i.uid,
-                .owner_uid = i.owner_uid,
-                .template_name = i.template_name,
-                .reason = i.reason,
-                .caller_uid = c->uid,
-                .caller_pid = c->pid,
-                .detail = detail,
-        };
+        e = event_for(grant ? EVENT_GRANT : EVENT_TOKEN, &i, c, detail);
+        e.time_usec = now;
         r = store_begin(b->store);
         if (r == 0)
                 r = creds_token_insert(b->creds, &(struct token_row) {

@@ -441,15 +441,10 @@ static void row_to_identity(sqlite3_stmt *st, struct identity *i) {
         copy_column(st, 17, i->end_reason, sizeof(i->end_reason));
 }
 
-int store_find(struct store *s, const char *name, uint32_t uid, bool by_uid, struct identity *ret) {
-        sqlite3_stmt *st = s->stmt[by_uid ? STMT_FIND_BY_UID : STMT_FIND_BY_NAME];
-        int rc, r;
+/* Run a statement that yields at most one identity row. */
+static int step_identity(sqlite3_stmt *st, struct identity *ret) {
+        int rc = sqlite3_step(st), r;
 
-        if (by_uid)
-                sqlite3_bind_int64(st, 1, uid);
-        else
-                sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) {
                 row_to_identity(st, ret);
                 r = 0;
@@ -460,20 +455,21 @@ int store_find(struct store *s, const char *name, uint32_t uid, bool by_uid, str
         return r;
 }
 
+int store_find(struct store *s, const char *name, uint32_t uid, bool by_uid, struct identity *ret) {
+        sqlite3_stmt *st = s->stmt[by_uid ? STMT_FIND_BY_UID : STMT_FIND_BY_NAME];
+
+        if (by_uid)
+                sqlite3_bind_int64(st, 1, uid);
+        else
+                sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        return step_identity(st, ret);
+}
+
 int store_get(struct store *s, int64_t id, struct identity *ret) {
         sqlite3_stmt *st = s->stmt[STMT_FIND_BY_ID];
-        int rc, r;
 
         sqlite3_bind_int64(st, 1, id);
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-                row_to_identity(st, ret);
-                r = 0;
-        } else
-                r = rc == SQLITE_DONE ? -ENOENT : store_sqlite_errno(rc);
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-        return r;
+        return step_identity(st, ret);
 }
 
 static int query_int(struct store *s, sqlite3_stmt *st, int64_t *ret) {
