@@ -12,25 +12,6 @@
 #include "protocol.h"
 #include "names.h"
 
-/* ttl may be a duration string ("5m") or a number of seconds. */
-static int param_ttl(json_t *params, uint64_t *ret) {
-        json_t *v = json_object_get(params, "ttl");
-        const char *s;
-
-        if (!v || json_is_null(v))
-                return -ENOENT;
-        if (json_is_integer(v)) {
-                json_int_t n = json_integer_value(v);
-                if (n <= 0 || (uint64_t) n > AGENTID_TTL_MAX_USEC / 1000000)
-                        return -ERANGE;
-                *ret = (uint64_t) n * 1000000;
-                return 0;
-        }
-        if (json_get_string(params, "ttl", &s) < 0)
-                return -EINVAL;
-        return duration_parse(s, ret);
-}
-
 static int optional_text(json_t *params, const char *key, size_t max, char *dst, size_t size,
                          struct reply *reply) {
         const char *s;
@@ -88,7 +69,7 @@ int method_mint(struct broker *b, const struct caller *c, json_t *params, struct
                 return reply_fail(reply, AGENTID_ERROR_PERMISSION_DENIED, "%s (not among its invokers)", detail);
         }
 
-        r = param_ttl(params, &ttl);
+        r = json_get_duration(params, "ttl", &ttl);
         ttl_given = r != -ENOENT;
         if (r == -ENOENT)
                 ttl = t->ttl_usec;

@@ -19,17 +19,8 @@
 #include "macro.h"
 #include "names.h"
 #include "protocol.h"
+#include "step-up.h"
 #include "stepup.h"
-
-/* Services whose template rule is "sudo": they raise privileges on this
- * host. Every other service is a login and follows the "ssh" rule. */
-static bool service_is_step_up(const char *service) {
-        static const char *const names[] = { "sudo", "sudo-i", "su", "su-l", "runuser", "runuser-l", "doas", NULL };
-        for (const char *const *n = names; *n; n++)
-                if (streq(*n, service))
-                        return true;
-        return false;
-}
 
 static enum step_rule template_rule(const struct template *t, const char *service) {
         if (!t)

@@ -19,24 +19,6 @@
 
 #define USEC_PER_SEC UINT64_C(1000000)
 
-/* ttl: a duration string ("5m") or a number of seconds. */
-static int param_ttl(json_t *params, uint64_t *ret) {
-        json_t *v = json_object_get(params, "ttl");
-        const char *s;
-
-        if (!v || json_is_null(v))
-                return -ENOENT;
-        if (json_is_integer(v)) {
-                if (json_integer_value(v) <= 0 || (uint64_t) json_integer_value(v) > UINT32_MAX)
-                        return -ERANGE;
-                *ret = (uint64_t) json_integer_value(v) * USEC_PER_SEC;
-                return 0;
-        }
-        if (json_get_string(params, "ttl", &s) < 0)
-                return -EINVAL;
-        return duration_parse(s, ret);
-}
-
 static int param_audience(struct broker *b, json_t *params, const char **ret, struct reply *reply) {
         int r = json_get_string(params, "audience", ret);
 
@@ -125,7 +107,7 @@ static int issue(struct broker *b, const struct caller *c, json_t *params, bool 
         }
         if (param_audience(b, params, &audience, reply) < 0)
                 return -1;
-        r = param_ttl(params, &ttl);
+        r = json_get_duration(params, "ttl", &ttl);
         if (r == -ENOENT)
                 ttl = grant ? AGENTID_GRANT_TTL_DEFAULT_USEC : AGENTID_TOKEN_TTL_DEFAULT_USEC;
         else if (r < 0 || ttl < USEC_PER_SEC || ttl > max_ttl)

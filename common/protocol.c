@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "agentid/protocol.h"
+#include "duration.h"
 #include "macro.h"
 
 void protocol_request_done(struct protocol_request *r) {
@@ -190,4 +191,22 @@ int json_get_bool(json_t *obj, const char *key, int *ret) {
                 return -EINVAL;
         *ret = json_is_true(v);
         return 0;
+}
+
+int json_get_duration(json_t *obj, const char *key, uint64_t *ret) {
+        json_t *v = json_object_get(obj, key);
+        const char *str;
+
+        if (!v || json_is_null(v))
+                return -ENOENT;
+        if (json_is_integer(v)) {
+                /* Whole seconds; a week of them is the most anything takes. */
+                if (json_integer_value(v) <= 0 || json_integer_value(v) > UINT32_MAX)
+                        return -ERANGE;
+                *ret = (uint64_t) json_integer_value(v) * 1000000;
+                return 0;
+        }
+        if (json_get_string(obj, key, &str) < 0)
+                return -EINVAL;
+        return duration_parse(str, ret);
 }

@@ -32,3 +32,5 @@ int protocol_reply_parse(const char *buf, size_t len, json_t **ret_parameters, c
 int json_get_string(json_t *obj, const char *key, const char **ret);
 int json_get_uint(json_t *obj, const char *key, uint64_t max, uint64_t *ret);
 int json_get_bool(json_t *obj, const char *key, int *ret);
+/* A duration given as a string ("90s", "5m", "1h30m") or whole seconds. */
+int json_get_duration(json_t *obj, const char *key, uint64_t *ret);

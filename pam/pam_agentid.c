@@ -37,6 +37,7 @@
 #include "names.h"
 #include "nss-cache-read.h"
 #include "protocol.h"
+#include "step-up.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -119,14 +120,6 @@ static void parse_args(pam_handle_t *pamh, int argc, const char **argv, struct a
                 } else
                         pam_syslog(pamh, LOG_WARNING, "ignoring unknown or malformed argument \"%s\"", v);
         }
-}
-
-static bool service_is_step_up(const char *service) {
-        static const char *const names[] = { "sudo", "sudo-i", "su", "su-l", "runuser", "runuser-l", "doas", NULL };
-        for (const char *const *n = names; *n; n++)
-                if (streq(*n, service))
-                        return true;
-        return false;
 }
 
 static enum mode mode_for(const struct args *a, const char *service) {
