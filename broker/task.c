@@ -203,10 +203,15 @@ static int remove_contents(int dirfd) {
 /* The cleaner: a child that becomes the agent, kills all its processes,
  * empties its home. Exit status: bit 0 processes survived, bit 1 home not
  * emptied, bit 2 could not switch uid. */
-static _Noreturn void cleaner_main(uid_t uid, gid_t gid, const char *home) {
+static _Noreturn void cleaner_main(uid_t uid, gid_t gid, const char *home, pid_t broker_pid) {
         int status = 0, dfd;
 
+        /* Like a task, a cleaner dies with the broker (re-armed after the
+         * uid change, which clears it): the next broker's sweep does the
+         * work, and no process of the old one runs as an agent after it. */
         if (become(uid, gid) < 0)
+                _exit(4);
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != broker_pid)
                 _exit(4);
         if (kill_all_as_uid(uid) < 0)
                 status |= 1;
@@ -219,13 +224,13 @@ static _Noreturn void cleaner_main(uid_t uid, gid_t gid, const char *home) {
 }
 
 static pid_t spawn_cleaner(uid_t uid, gid_t gid, const char *home) {
-        pid_t pid = fork();
+        pid_t broker_pid = getpid(), pid = fork();
 
         if (pid == 0) {
                 sigset_t all;
                 sigemptyset(&all);
                 sigprocmask(SIG_SETMASK, &all, NULL);
-                cleaner_main(uid, gid, home);
+                cleaner_main(uid, gid, home, broker_pid);
         }
         return pid;
 }

@@ -17,6 +17,7 @@ max_ttl = 10m
 T
 
 db="$TEST_DIR/state/agentid.db"
+nss_enable
 traffic=()
 
 start_traffic() {
@@ -82,9 +83,25 @@ for round in $(seq 1 "$ROUNDS"); do
         # Tasks of the killed broker are ended at restart: none is live.
         assert_eq "$(sqlite3 "$db" "SELECT count(*) FROM identities i WHERE state = 'live' AND EXISTS
                 (SELECT 1 FROM events e WHERE e.agent = i.name AND e.event = 'run')")" 0 "round $round: live task identities"
+        if [[ $(orphan_processes) != 0 ]]; then
+                ps -eo pid,ppid,uid,stat,etimes,args | awk -v lo="$UID_MIN" -v hi="$UID_MAX" '$3 >= lo && $3 <= hi'
+        fi
         assert_eq "$(orphan_processes)" 0 "round $round: processes without a live identity"
         leftover=$(find "$TEST_DIR/state/home" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
         assert_eq "$leftover" 0 "round $round: homes left behind"
+        # What the host sees (glibc through the NSS module) is exactly the
+        # live set: every agent getent enumerates has a live record (or one
+        # that expired while we looked), and every live record not about to
+        # expire resolves.
+        t0=$(($(date +%s%N) / 1000))
+        seen=$(in_ns getent passwd | awk -F: -v lo="$UID_MIN" -v hi="$UID_MAX" '$3 >= lo && $3 <= hi { print $1 }' | sort)
+        ok=$(sqlite3 "$db" "SELECT name FROM identities WHERE state = 'live' OR
+                (state = 'expired' AND expires_usec >= $t0 - 200000)" | sort)
+        live=$(sqlite3 "$db" "SELECT name FROM identities WHERE state = 'live' AND expires_usec > $t0 + 500000" | sort)
+        extra=$(comm -23 <(echo "$seen") <(echo "$ok") | grep -c . || true)
+        missing=$(comm -13 <(echo "$seen") <(echo "$live") | grep -c . || true)
+        assert_eq "$extra" 0 "round $round: agents the host sees without a live record"
+        assert_eq "$missing" 0 "round $round: live agents the host cannot see"
         # Every event refers to a real identity or none.
         assert_eq "$(sqlite3 "$db" "SELECT count(*) FROM events WHERE agent IS NOT NULL AND agent NOT IN (SELECT name FROM identities)")" 0 \
                 "round $round: events of unknown agents"

@@ -7,36 +7,16 @@
 # second pass goes through nss_wrapper's module loading.
 source "$(dirname "$0")/lib.sh"
 
-MODULE="$top_builddir/.libs/libnss_agentid.so.2"
-[[ -e $MODULE ]] || fail "module not built: $MODULE"
-if [[ $(id -u) -ne 0 ]] || ! unshare -m true 2>/dev/null; then
-        echo "SKIP: needs root and mount namespaces"
-        exit 77
-fi
-LIBDIR=$(dirname "$(readlink -f /lib64/ld-linux-x86-64.so.2 2>/dev/null || echo /usr/lib/x86_64-linux-gnu/x)")
-[[ -e $LIBDIR/libnss_files.so.2 ]] || LIBDIR=/usr/lib/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
-[[ -e $LIBDIR/libnss_files.so.2 ]] || { echo "SKIP: cannot find glibc's NSS module directory"; exit 77; }
+nss_enable
 
 # libc only: nothing of SQLite, OpenSSL, jansson or systemd may be pulled in.
-deps=$(ldd "$MODULE")
+deps=$(ldd "$NSS_MODULE")
 for bad in sqlite ssl crypto jansson systemd; do
         [[ $deps != *"$bad"* ]] || fail "module links $bad: $deps"
 done
-
-mkdir -p "$TEST_DIR/nsslib" "$TEST_DIR/etc/templates.d"
-cp -L "$MODULE" "$TEST_DIR/nsslib/libnss_agentid.so.2"
-printf 'passwd: files agentid\ngroup: files agentid\nshadow: files agentid\n' >"$TEST_DIR/nsswitch.conf"
+MODULE=$NSS_MODULE
+mkdir -p "$TEST_DIR/etc/templates.d"
 CACHE="$TEST_DIR/run/nss/agents.cache"
-export AGENTID_NSS_CACHE="$CACHE"
-
-# in_ns CMD...: run CMD with the module enabled, in a namespace of its own.
-in_ns() {
-        unshare -m --propagation private -- bash -c '
-                mount -t overlay overlay -o "lowerdir=$1:$2" "$2" &&
-                mount --bind "$3" /etc/nsswitch.conf || exit 99
-                shift 3
-                exec "$@"' ns "$TEST_DIR/nsslib" "$LIBDIR" "$TEST_DIR/nsswitch.conf" "$@"
-}
 
 cat >"$TEST_DIR/etc/templates.d/worker.conf" <<EOF
 [template]
