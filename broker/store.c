@@ -265,7 +265,10 @@ int store_open(const char *path, struct store **ret) {
                     "PRAGMA busy_timeout = 2000; PRAGMA trusted_schema = OFF;"
                     /* Checkpoints run from the broker's housekeeping tick
                      * (store_checkpoint), not inside a mint's commit. */
-                    "PRAGMA wal_autocheckpoint = 0");
+                    "PRAGMA wal_autocheckpoint = 0;"
+                    /* After a checkpoint lets the WAL start over, cut the file
+                     * back instead of keeping its high-water mark on disk. */
+                    "PRAGMA journal_size_limit = 67108864");
         if (r < 0)
                 goto fail;
         r = migrate(s);
