@@ -53,10 +53,11 @@ fail() {
         exit 1
 }
 
-# Each test file gets its own slice of the agent uid range: brokers of tests
+# Each test file (by its full path, so two checkouts differ too) gets its own
+# slice of the agent uid range: brokers of tests
 # running in parallel must not see each other's agents as orphans (their
 # sweeps would kill them).
-UID_SLOT=$(($(basename "$0" | cksum | cut -d' ' -f1) % 2000 + 1))
+UID_SLOT=$(($(realpath "$0" | cksum | cut -d' ' -f1) % 2000 + 1))
 UID_MIN=$((1879048192 + UID_SLOT * 100000))
 UID_MAX=$((UID_MIN + 99999))
 

@@ -49,7 +49,14 @@ CFG
 in_ns "$TEST_DIR/pam.d/sshd:/etc/pam.d/sshd" "$SSHD" -D -e -f "$TEST_DIR/ssh/sshd_config" \
         >>"$TEST_DIR/sshd.log" 2>&1 &
 SSHD_PID=$!
-test_cleanup() { kill "$SSHD_PID" 2>/dev/null; wait "$SSHD_PID" 2>/dev/null; [[ -f $TEST_DIR/sshd.log ]] && tail -n 30 "$TEST_DIR/sshd.log"; }
+# $! is the subshell running in_ns, not sshd itself: stop sshd by its
+# config path (only this test's sshd uses it), then the subshell.
+test_cleanup() {
+        pkill -TERM -f "sshd -D -e -f $TEST_DIR/ssh/sshd_config" 2>/dev/null
+        kill "$SSHD_PID" 2>/dev/null
+        wait "$SSHD_PID" 2>/dev/null
+        [[ -f $TEST_DIR/sshd.log ]] && tail -n 30 "$TEST_DIR/sshd.log"
+}
 for _ in $(seq 1 100); do (echo >/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.05; done
 
 SSH_OPTS=(-p "$PORT" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
