@@ -15,6 +15,9 @@
 
 #include "agentid/nss-cache.h"
 #include "broker.h"
+#include "events.h"
+#include "lifecycle.h"
+#include "server.h"
 #include "duration.h"
 #include "log.h"
 #include "macro.h"
@@ -36,10 +39,6 @@ static int broker_nss_cache_open(struct broker *b, char *dir, size_t size) {
         capacity = live > AGENTID_NSS_RECORDS_LIMIT / 2 ? AGENTID_NSS_RECORDS_LIMIT : (uint32_t) (live + live / 2);
         return nss_cache_new(dir, b->config.name_prefix, b->config.uid_min, b->config.uid_max,
                              capacity < 1024 ? 1024 : capacity, &b->nss_cache);
-}
-
-void broker_report_template_problem(const char *message) {
-        log_warning("%s", message);
 }
 
 static void usage(FILE *f) {

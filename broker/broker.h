@@ -11,8 +11,10 @@
 #include "audit.h"
 #include "config.h"
 #include "expiry.h"
+#include "identity-json.h"
 #include "keys.h"
 #include "nss-cache.h"
+#include "reply.h"
 #include "store-creds.h"
 #include "store.h"
 #include "template.h"
@@ -28,6 +30,8 @@ struct caller {
 };
 
 struct conn;
+struct task;
+struct stepup_waiter;
 
 /* What an epoll event's data pointer points at: the first member of every
  * watched object. */
@@ -36,6 +40,8 @@ struct watch {
         enum watch_kind kind;
 };
 
+/* Everything the broker holds, in one place (no file keeps state of its
+ * own): what each part owns is marked with the file that owns it. */
 struct broker {
         struct config config;
         const char *config_path, *state_dir, *runtime_dir;
@@ -48,8 +54,6 @@ struct broker {
 
         int epoll_fd, listen_fd, signal_fd, tick_fd;
         bool socket_activated, quit;
-        struct conn *conns;
-        unsigned n_conns;
         uint64_t started_usec;
         struct keyring keys;        /* token signing keys (keys.c) */
         struct creds_store *creds;  /* token, grant and key tables (store-creds.c) */
@@ -59,106 +63,38 @@ struct broker {
         uint64_t live_count; /* for Status and sd_notify STATUS= */
         uint64_t watchdog_usec; /* systemd's WatchdogSec, 0 when off */
         bool checkpoint_due;    /* WAL checkpoint wanted after this turn */
+
+        /* Connections (conn.c). Closed ones wait in the graveyard until the
+         * end of the epoll batch, since a later event of the same batch may
+         * still point at them. Replies queued during a turn wait in pending
+         * until the turn's transaction is committed: no client is told of a
+         * change that is not yet durable (group commit, see store_begin). */
+        struct conn *conns, *graveyard, *pending;
+        unsigned n_conns;
+        bool in_turn;
+
+        /* Running tasks (task.c). */
+        struct task *tasks;
+        unsigned n_tasks;
+
+        /* Connections behind open step-up requests (stepup.c), and whether
+         * requests a previous broker left open were expired yet. */
+        struct stepup_waiter *stepup_waiters;
+        bool stepup_swept;
+
+        /* Housekeeping tick (server.c): the last STATUS= sent, the last
+         * orphan sweep. */
+        uint64_t tick_last_status, tick_last_sweep_ms;
+
+        /* Owners' names for identity_to_json (identity-json.c). */
+        struct owner_cache owners;
+
+        /* Called after identities ended (lifecycle.c), so that what runs
+         * as them ends too (task.c sets it: task_reconcile). */
+        void (*on_identities_ended)(struct broker *b);
 };
-
-/* A method's answer: parameters on success, or an error name and message. */
-struct reply {
-        json_t *parameters;
-        const char *error;
-        char message[512];
-};
-
-int reply_fail(struct reply *r, const char *error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-/* Dispatch one decoded request. */
-void broker_dispatch(struct broker *b, const struct caller *c, const char *method, json_t *parameters,
-                     struct reply *reply);
-
-/* Method handlers (methods-*.c). Return 0 with reply->parameters set, or
- * a negative value with reply->error set. */
-int method_mint(struct broker *b, const struct caller *c, json_t *params, struct reply *reply);
-int method_list(struct broker *b, const struct caller *c, json_t *params, struct reply *reply);
-int method_show(struct broker *b, const struct caller *c, json_t *params, struct reply *reply);
-int method_revoke(struct broker *b, const struct caller *c, json_t *params, struct reply *reply);
-int method_status(struct broker *b, const struct caller *c, json_t *params, struct reply *reply);
-/* Credentials (methods-token.c, docs/tokens.md). */
-int method_issue_token(struct broker *b, const struct caller *c, json_t *params, struct reply *reply);
-int method_verify_token(struct broker *b, const struct caller *c, json_t *params, struct reply *reply);
-int method_jwks(struct broker *b, const struct caller *c, json_t *params, struct reply *reply);
-int method_rotate_keys(struct broker *b, const struct caller *c, json_t *params, struct reply *reply);
-int method_issue_grant(struct broker *b, const struct caller *c, json_t *params, struct reply *reply);
-int method_redeem_grant(struct broker *b, const struct caller *c, json_t *params, struct reply *reply);
-
-/* Delegation (delegation.c). The live agent whose uid the caller runs
- * as: 0, or -ENOENT when the caller is no live agent. */
-int broker_caller_agent(struct broker *b, const struct caller *c, struct identity *ret);
-/* A live agent minting with template t: refuse (with a deny event) unless
- * the child is no broader than parent and within its depth and count
- * limits. Lowers *ttl to the parent's remaining life when not given. */
-int delegation_check_mint(struct broker *b, const struct caller *c, const struct identity *parent,
-                          const struct template *t, uint64_t *ttl, bool ttl_given, struct reply *reply);
-/* Who i acts for, nearest first: the agent or user that minted it, theirs,
- * ..., and the on_behalf_of of the top one. A JSON array of objects with
- * "sub" (and "uid", "kind"). */
-json_t *delegation_chain(struct broker *b, const struct identity *i);
-/* The chain as nested RFC 8693 "act" claims, current actor outermost. */
-json_t *delegation_act(json_t *chain);
-/* Append the live children of the identity named parent to *ids (the
- * cascade of broker_end_identities). */
-int delegation_add_children(struct broker *b, const char *parent, int64_t **ids, size_t *n, size_t *cap);
-
-/* Run and Signal own their connection (methods-run.c). Run takes the
- * received descriptors (fds, *n_fds) and returns 0 once the task started
- * and its first reply is queued. */
-int method_run(struct broker *b, struct conn *conn, json_t *params, int *fds, size_t *n_fds, struct reply *reply);
-void method_signal(struct broker *b, struct conn *conn, json_t *params);
-
-/* Refuse parameters a method does not know (a typo must not pass as a
- * default). */
-int params_check_known(json_t *params, const char *const *known, struct reply *reply);
-
-/* The JSON form of an identity (docs/protocol.md, "Identity object"). */
-json_t *identity_to_json(const struct identity *i, uint64_t now_usec);
 
 /* Policy (policy.c). */
 bool caller_is_admin(const struct broker *b, const struct caller *c);
 bool caller_may_mint(const struct template *t, const struct caller *c);
 bool caller_may_manage(const struct broker *b, const struct caller *c, const struct identity *i);
-
-/* An event about identity i (NULL: none) asked for by c (NULL: the
- * broker itself), stamped now. */
-struct event event_for(enum event_type type, const struct identity *i, const struct caller *c, const char *detail);
-
-/* Record one event in a transaction of its own (a savepoint inside the
- * turn's). 0, or a negative errno and nothing recorded. */
-int broker_record_event(struct broker *b, const struct event *e);
-
-/* Record a denial (its own transaction; a refusal stands even if the
- * record fails). */
-void broker_record_denial(struct broker *b, const struct caller *c, const char *agent, const char *template_name,
-                          const char *detail);
-
-/* End identities (revoke or expire) in one transaction with their events.
- * All or nothing. */
-int broker_end_identities(struct broker *b, const struct caller *c, const int64_t *ids, size_t n,
-                          enum identity_state state, const char *reason);
-
-/* Event loop (server.c). */
-int server_run(struct broker *b);
-
-/* Connections (server.c), for methods that outlive one reply (Run). */
-const struct caller *conn_caller(struct conn *c);
-struct task;
-void conn_set_task(struct conn *c, struct task *t);
-/* A connection parked until a step-up is decided (stepup.c): not closed
- * for idleness, reads nothing more meanwhile. */
-void conn_set_parked(struct conn *c, bool parked);
-/* Queue a reply (parameters, or error + message) and try to send it. */
-void conn_send_reply(struct broker *b, struct conn *c, json_t *parameters, const char *error, const char *message);
-
-/* Lifecycle (lifecycle.c). */
-int broker_expire_due(struct broker *b);
-int broker_load_live(struct broker *b);
-
-/* Where template load problems go (agentidd.c): the log, as warnings. */
-void broker_report_template_problem(const char *message);

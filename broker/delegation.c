@@ -11,6 +11,8 @@
 
 #include "agentid/protocol.h"
 #include "broker.h"
+#include "delegation.h"
+#include "events.h"
 #include "duration.h"
 #include "macro.h"
 

@@ -5,48 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lifecycle.h"
+
 #include "broker.h"
+#include "delegation.h"
 #include "duration.h"
+#include "events.h"
 #include "log.h"
-#include "task.h"
-
-struct event event_for(enum event_type type, const struct identity *i, const struct caller *c, const char *detail) {
-        return (struct event) {
-                .type = type,
-                .time_usec = now_usec(),
-                .agent = i ? i->name : NULL,
-                .uid = i ? (int64_t) i->uid : -1,
-                .owner_uid = i ? (int64_t) i->owner_uid : -1,
-                .template_name = i ? i->template_name : NULL,
-                .reason = i ? i->reason : NULL,
-                .caller_uid = c ? (int64_t) c->uid : -1,
-                .caller_pid = c ? (int64_t) c->pid : -1,
-                .detail = detail,
-        };
-}
-
-int broker_record_event(struct broker *b, const struct event *e) {
-        int r = store_begin(b->store);
-
-        if (r < 0)
-                return r;
-        r = audit_record(&b->audit, e);
-        if (r == 0)
-                r = store_commit(b->store);
-        if (r < 0)
-                store_rollback(b->store);
-        return r;
-}
-
-void broker_record_denial(struct broker *b, const struct caller *c, const char *agent, const char *template_name,
-                          const char *detail) {
-        struct event e = event_for(EVENT_DENY, NULL, c, detail);
-
-        e.agent = agent;
-        e.template_name = template_name;
-        if (broker_record_event(b, &e) < 0)
-                log_error("could not record a denial for uid %u: %s", (unsigned) c->uid, detail);
-}
 
 int broker_end_identities(struct broker *b, const struct caller *c, const int64_t *ids, size_t n,
                           enum identity_state state, const char *reason) {
@@ -110,8 +75,8 @@ int broker_end_identities(struct broker *b, const struct caller *c, const int64_
                 (void) nss_cache_remove_uid(b->nss_cache, gone[k]);
         free(gone);
         /* Tasks of identities that just ended are killed now. */
-        if (ended > 0)
-                task_reconcile(b);
+        if (ended > 0 && b->on_identities_ended)
+                b->on_identities_ended(b);
         return (int) (ended > INT32_MAX ? INT32_MAX : ended);
 fail:
         free(cascade);

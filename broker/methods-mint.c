@@ -6,6 +6,10 @@
 
 #include "agentid/protocol.h"
 #include "broker.h"
+#include "delegation.h"
+#include "events.h"
+#include "lifecycle.h"
+#include "methods.h"
 #include "duration.h"
 #include "log.h"
 #include "macro.h"
@@ -181,6 +185,6 @@ int method_mint(struct broker *b, const struct caller *c, json_t *params, struct
                 (void) broker_end_identities(b, NULL, &id, 1, IDENTITY_REVOKED, "could not arm expiry");
                 return reply_fail(reply, AGENTID_ERROR_INTERNAL, "could not arm the expiry timer");
         }
-        reply->parameters = identity_to_json(&i, i.created_usec);
+        reply->parameters = identity_to_json(&b->owners, &i, i.created_usec);
         return 0;
 }

@@ -14,9 +14,13 @@
 #include "agentid/pam.h"
 #include "agentid/protocol.h"
 #include "broker.h"
+#include "conn.h"
 #include "duration.h"
+#include "events.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "macro.h"
+#include "methods.h"
 #include "names.h"
 #include "protocol.h"
 #include "step-up.h"
@@ -79,8 +83,9 @@ static int64_t peer_real_uid(pid_t pid) {
 }
 
 /* Only root may say anything about an agent (pam_agentid runs inside sudo,
- * sshd, login, all with euid 0), and a process run by an agent may speak
- * only for that agent: its real uid must be the agent's, or root's (sshd,
+ * sshd, login, all with euid 0: METHOD_ROOT_ONLY in the method table
+ * refuses anyone else before the handler runs), and a process run by an
+ * agent may speak only for that agent: its real uid must be the agent's, or root's (sshd,
  * login: a daemon authenticating someone remote). The agent must be live,
  * except to close a session (it may have expired meanwhile). */
 static int pam_caller_full(struct broker *b, const struct caller *c, json_t *params, const char *what, bool need_live,
@@ -91,12 +96,6 @@ static int pam_caller_full(struct broker *b, const struct caller *c, json_t *par
 
         if (json_get_string(params, "agent", &agent) < 0 || !agent_name_is_valid(agent))
                 return reply_fail(reply, AGENTID_ERROR_INVALID_PARAMETER, "agent must be an agent name");
-        if (c->uid != 0) {
-                snprintf(detail, sizeof(detail), "uid %u may not %s (only root: pam_agentid in sudo, sshd, login)",
-                         (unsigned) c->uid, what);
-                broker_record_denial(b, c, agent, NULL, detail);
-                return reply_fail(reply, AGENTID_ERROR_PERMISSION_DENIED, "%s", detail);
-        }
         ruid = peer_real_uid(c->pid);
         if (store_find(b->store, agent, 0, false, i) < 0 ||
             (need_live && (i->state != IDENTITY_LIVE || i->expires_usec <= now_usec())))
@@ -155,7 +154,7 @@ static int record_one(struct broker *b, const struct caller *c, int type, const 
 /* io.agentid.StepUp: may this agent use this service now? With a token for
  * login services (checked exactly as VerifyToken does); then the template's
  * rule, tightened by the module's: allow, deny, or a pending request. */
-static int method_step_up(struct broker *b, struct conn *conn, json_t *params, struct reply *reply) {
+int method_step_up(struct broker *b, struct conn *conn, json_t *params, struct reply *reply) {
         static const char *const known[] = { "agent", "service", "token", "audience", "rule", "command",
                                              "tty",   "rhost",   "timeout", NULL };
         const struct caller *c = conn_caller(conn);
@@ -285,7 +284,7 @@ static int method_step_up(struct broker *b, struct conn *conn, json_t *params, s
                 return reply_fail(reply, AGENTID_ERROR_AUDIT_FAILED,
                                   "the request could not be recorded, so the step-up is refused: %s", strerror(-r));
         }
-        if (stepup_track(req.id, conn, req.expires_usec) < 0) {
+        if (stepup_track(b, req.id, conn, req.expires_usec) < 0) {
                 (void) stepup_finish(b, c, req.id, STEPUP_EXPIRED, "out of memory");
                 return reply_fail(reply, AGENTID_ERROR_INTERNAL, "out of memory");
         }
@@ -319,7 +318,7 @@ static int use_approval(struct broker *b, const struct caller *c, struct stepup_
 }
 
 /* io.agentid.StepUpWait: only on the connection that made the request. */
-static int method_step_up_wait(struct broker *b, struct conn *conn, json_t *params, struct reply *reply) {
+int method_step_up_wait(struct broker *b, struct conn *conn, json_t *params, struct reply *reply) {
         static const char *const known[] = { "id", NULL };
         const char *id;
         struct stepup_request r;
@@ -329,17 +328,17 @@ static int method_step_up_wait(struct broker *b, struct conn *conn, json_t *para
                 return -1;
         if (json_get_string(params, "id", &id) < 0 || !request_id_is_valid(id))
                 return reply_fail(reply, AGENTID_ERROR_INVALID_PARAMETER, "id must be a request id");
-        if (stepup_waiter(id, NULL) != conn || stepup_get(b, id, &r) < 0)
+        if (stepup_waiter(b, id, NULL) != conn || stepup_get(b, id, &r) < 0)
                 return reply_fail(reply, AGENTID_ERROR_NO_SUCH_REQUEST,
                                   "no open request %s made on this connection", id);
         if (r.state == STEPUP_PENDING) {
-                stepup_set_waiting(id, true);
+                stepup_set_waiting(b, id, true);
                 conn_set_parked(conn, true);
                 return 0; /* answered by stepup_notify */
         }
         if (r.state == STEPUP_APPROVED && use_approval(b, conn_caller(conn), &r) < 0)
                 return reply_fail(reply, AGENTID_ERROR_AUDIT_FAILED, "the approval could not be recorded as used");
-        stepup_untrack(id);
+        stepup_untrack(b, id);
         out = json_pack("{s:s, s:s, s:s}", "id", id, "decision",
                         r.state == STEPUP_USED ? "approved" : r.state == STEPUP_DENIED ? "denied" : "expired", "reason",
                         r.decision_reason);
@@ -347,18 +346,6 @@ static int method_step_up_wait(struct broker *b, struct conn *conn, json_t *para
                 json_object_set_new(out, "decided_by", json_integer(r.decided_by));
         reply->parameters = out;
         return 0;
-}
-
-bool pam_method_on_conn(const char *method) {
-        return streq(method, AGENTID_METHOD_STEP_UP) || streq(method, AGENTID_METHOD_STEP_UP_WAIT);
-}
-
-int method_pam_conn(struct broker *b, struct conn *conn, const char *method, json_t *params, struct reply *reply) {
-        int r = streq(method, AGENTID_METHOD_STEP_UP) ? method_step_up(b, conn, params, reply)
-                                                      : method_step_up_wait(b, conn, params, reply);
-        if (r == 0 && !reply->parameters && !reply->error && streq(method, AGENTID_METHOD_STEP_UP))
-                return reply_fail(reply, AGENTID_ERROR_INTERNAL, "out of memory");
-        return r;
 }
 
 /* ---- approvers ---------------------------------------------------------- */
@@ -390,7 +377,7 @@ static json_t *request_to_json(struct broker *b, const struct stepup_request *r,
         struct identity i;
         (void) b;
         if (o && store_find(b->store, r->agent, 0, false, &i) == 0) {
-                json_t *owner = identity_to_json(&i, now);
+                json_t *owner = identity_to_json(&b->owners, &i, now);
                 json_object_set(o, "owner", json_object_get(owner, "owner"));
                 json_decref(owner);
         }
@@ -492,7 +479,7 @@ int method_step_up_decide(struct broker *b, const struct caller *c, json_t *para
          * one use it answers. */
         {
                 bool waiting;
-                if (stepup_waiter(id, &waiting) && waiting && (!approve || use_approval(b, c, &r) == 0))
+                if (stepup_waiter(b, id, &waiting) && waiting && (!approve || use_approval(b, c, &r) == 0))
                         stepup_notify(b, &r);
         }
         reply->parameters = json_pack("{s:s, s:s, s:s}", "id", id, "decision", approve ? "approved" : "denied",

@@ -7,12 +7,15 @@
 
 #include "agentid/protocol.h"
 #include "broker.h"
+#include "delegation.h"
+#include "methods.h"
 #include "duration.h"
 #include "macro.h"
 #include "protocol.h"
 #include "names.h"
 
 struct list_ctx {
+        struct owner_cache *owners;
         json_t *agents;
         uint64_t now;
         int64_t last_id;
@@ -30,7 +33,7 @@ static int list_one(void *userdata, const struct identity *i) {
                 ctx->last_id = i->id;
                 return 0;
         }
-        o = identity_to_json(i, ctx->now);
+        o = identity_to_json(ctx->owners, i, ctx->now);
         if (!o || json_array_append_new(ctx->agents, o) < 0)
                 return -ENOMEM;
         ctx->last_id = i->id;
@@ -39,7 +42,7 @@ static int list_one(void *userdata, const struct identity *i) {
 
 int method_list(struct broker *b, const struct caller *c, json_t *params, struct reply *reply) {
         static const char *const known[] = { "all", "owner", "after", "limit", NULL };
-        struct list_ctx ctx = { .now = now_usec() };
+        struct list_ctx ctx = { .owners = &b->owners, .now = now_usec() };
         struct store_filter f = { .owner_uid = -1, .limit = AGENTID_LIST_PAGE_MAX };
         uint64_t after = 0, limit = AGENTID_LIST_PAGE_MAX, owner;
         int all = 0, r;
@@ -115,7 +118,7 @@ int method_show(struct broker *b, const struct caller *c, json_t *params, struct
         if (!caller_may_manage(b, c, &i))
                 return reply_fail(reply, AGENTID_ERROR_PERMISSION_DENIED,
                                   "only the owner of %s or an admin may see it", i.name);
-        reply->parameters = identity_to_json(&i, now_usec());
+        reply->parameters = identity_to_json(&b->owners, &i, now_usec());
         /* Who it acts for: parent agents, then the user, nearest first. */
         if (reply->parameters)
                 json_object_set_new(reply->parameters, "delegation", delegation_chain(b, &i));

@@ -7,6 +7,9 @@
 
 #include "agentid/protocol.h"
 #include "broker.h"
+#include "events.h"
+#include "lifecycle.h"
+#include "methods.h"
 #include "macro.h"
 #include "protocol.h"
 #include "names.h"

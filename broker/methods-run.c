@@ -9,6 +9,9 @@
 
 #include "agentid/protocol.h"
 #include "broker.h"
+#include "conn.h"
+#include "lifecycle.h"
+#include "methods.h"
 #include "log.h"
 #include "macro.h"
 #include "names.h"
@@ -49,7 +52,7 @@ static bool string_ok(json_t *v) {
         return json_is_string(v) && strlen(json_string_value(v)) == json_string_length(v);
 }
 
-int method_run(struct broker *b, struct conn *conn, json_t *params, int *fds, size_t *n_fds, struct reply *reply) {
+int method_run(struct broker *b, struct conn *conn, json_t *params, struct reply *reply) {
         static const char *const known[] = { "template", "ttl", "reason", "on_behalf_of", "argv", "env", "cwd", NULL };
         static const char *const mint_keys[] = { "template", "ttl", "reason", "on_behalf_of" };
         const struct caller *c = conn_caller(conn);
@@ -60,11 +63,13 @@ int method_run(struct broker *b, struct conn *conn, json_t *params, int *fds, si
         struct identity i;
         char error[512], path_env[1024];
         size_t k, n_env = 0;
+        const int *fds;
+        size_t n_fds = conn_fds(conn, &fds);
         int r = -1;
 
         if (params_check_known(params, known, reply) < 0)
                 return -1;
-        if (*n_fds != 3)
+        if (n_fds != 3)
                 return reply_fail(reply, AGENTID_ERROR_INVALID_REQUEST,
                                   "Run needs exactly 3 file descriptors (stdin, stdout, stderr) sent with the request");
         if (!json_is_array(argv) || json_array_size(argv) == 0 || json_array_size(argv) > AGENTID_RUN_ARGV_MAX)
@@ -147,20 +152,22 @@ oom:
         return reply_fail(reply, AGENTID_ERROR_INTERNAL, "out of memory");
 }
 
-void method_signal(struct broker *b, struct conn *conn, json_t *params) {
+int method_signal(struct broker *b, struct conn *conn, json_t *params, struct reply *reply) {
         /* What a terminal or a supervisor would send; nothing that would
          * stop the broker from tearing the task down (SIGKILL is ours). */
         static const int allowed[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT };
         uint64_t signo = 0;
         int r;
 
+        (void) reply; /* one-way: never answered */
         if (json_get_uint(params, "signal", 64, &signo) < 0)
-                return;
+                return 0;
         for (size_t k = 0; k < ELEMENTSOF(allowed); k++)
                 if ((int) signo == allowed[k]) {
                         r = task_signal(b, conn, (int) signo);
                         if (r < 0)
                                 log_debug("signal %d not delivered: %s", (int) signo, strerror(-r));
-                        return;
+                        return 0;
                 }
+        return 0;
 }

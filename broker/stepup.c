@@ -10,6 +10,7 @@
 
 #include "agentid/protocol.h"
 #include "broker.h"
+#include "conn.h"
 #include "duration.h"
 #include "log.h"
 #include "macro.h"
@@ -220,54 +221,60 @@ int pam_session_close(struct broker *b, int64_t id, const char *agent, char *ser
 
 /* ---- connections behind requests --------------------------------------- */
 
-struct waiter {
+struct stepup_waiter {
         char id[AGENTID_REQUEST_ID_LEN + 1];
         struct conn *conn;
         bool waiting;
         uint64_t expires_usec;
-        struct waiter *next;
+        struct stepup_waiter *next;
 };
 
-static struct waiter *waiters;
+static void stepup_on_conn_closed(struct broker *b, struct conn *conn, void *userdata);
 
-int stepup_track(const char *id, struct conn *conn, uint64_t expires_usec) {
-        struct waiter *w = calloc(1, sizeof(*w));
+int stepup_track(struct broker *b, const char *id, struct conn *conn, uint64_t expires_usec) {
+        struct stepup_waiter *w;
+        int r;
 
+        /* Whoever asked stops waiting when its connection goes. */
+        r = conn_add_close_hook(conn, stepup_on_conn_closed, NULL);
+        if (r < 0)
+                return r;
+        w = calloc(1, sizeof(*w));
         if (!w)
                 return -ENOMEM;
         snprintf(w->id, sizeof(w->id), "%s", id);
         w->conn = conn;
         w->expires_usec = expires_usec;
-        w->next = waiters;
-        waiters = w;
+        w->next = b->stepup_waiters;
+        b->stepup_waiters = w;
         return 0;
 }
 
-static struct waiter *find(const char *id) {
-        for (struct waiter *w = waiters; w; w = w->next)
+static struct stepup_waiter *find(struct broker *b, const char *id) {
+        for (struct stepup_waiter *w = b->stepup_waiters; w; w = w->next)
                 if (streq(w->id, id))
                         return w;
         return NULL;
 }
 
-struct conn *stepup_waiter(const char *id, bool *waiting) {
-        struct waiter *w = find(id);
+struct conn *stepup_waiter(struct broker *b, const char *id, bool *waiting) {
+        struct stepup_waiter *w = find(b, id);
 
         if (waiting)
                 *waiting = w && w->waiting;
         return w ? w->conn : NULL;
 }
 
-void stepup_set_waiting(const char *id, bool waiting) {
-        struct waiter *w = find(id);
+void stepup_set_waiting(struct broker *b, const char *id, bool waiting) {
+        struct stepup_waiter *w = find(b, id);
         if (w)
                 w->waiting = waiting;
 }
 
-void stepup_untrack(const char *id) {
-        for (struct waiter **p = &waiters; *p; p = &(*p)->next)
+void stepup_untrack(struct broker *b, const char *id) {
+        for (struct stepup_waiter **p = &b->stepup_waiters; *p; p = &(*p)->next)
                 if (streq((*p)->id, id)) {
-                        struct waiter *w = *p;
+                        struct stepup_waiter *w = *p;
                         *p = w->next;
                         free(w);
                         return;
@@ -318,7 +325,7 @@ int stepup_finish(struct broker *b, const struct caller *c, const char *id, enum
 
 void stepup_notify(struct broker *b, const struct stepup_request *r) {
         bool waiting;
-        struct conn *conn = stepup_waiter(r->id, &waiting);
+        struct conn *conn = stepup_waiter(b, r->id, &waiting);
         json_t *reply;
 
         if (!conn || !waiting)
@@ -333,38 +340,38 @@ void stepup_notify(struct broker *b, const struct stepup_request *r) {
         conn_set_parked(conn, false);
         conn_send_reply(b, conn, reply, reply ? NULL : AGENTID_ERROR_INTERNAL, "out of memory");
         json_decref(reply);
-        stepup_untrack(r->id);
+        stepup_untrack(b, r->id);
 }
 
-void stepup_on_conn_closed(struct broker *b, struct conn *conn) {
-        for (struct waiter *w = waiters, *next; w; w = next) {
+static void stepup_on_conn_closed(struct broker *b, struct conn *conn, void *userdata) {
+        (void) userdata;
+        for (struct stepup_waiter *w = b->stepup_waiters, *next; w; w = next) {
                 next = w->next;
                 if (w->conn != conn)
                         continue;
                 /* Whoever asked stopped waiting (timeout, ^C, crash): a
                  * later approval must not grant anything to anyone. */
                 (void) stepup_finish(b, NULL, w->id, STEPUP_EXPIRED, "the requester stopped waiting");
-                stepup_untrack(w->id);
+                stepup_untrack(b, w->id);
         }
 }
 
 static int expire_stale(void *userdata, const struct stepup_request *r) {
         struct broker *b = userdata;
 
-        if (!find(r->id))
+        if (!find(b, r->id))
                 (void) stepup_finish(b, NULL, r->id, STEPUP_EXPIRED, "its requester is gone (broker restarted)");
         return 0;
 }
 
 void stepup_housekeeping(struct broker *b) {
-        static bool swept;
         uint64_t now = now_usec();
 
-        if (!swept) {
-                swept = true;
+        if (!b->stepup_swept) {
+                b->stepup_swept = true;
                 (void) stepup_list_open(b, expire_stale, b);
         }
-        for (struct waiter *w = waiters, *next; w; w = next) {
+        for (struct stepup_waiter *w = b->stepup_waiters, *next; w; w = next) {
                 struct stepup_request r;
                 next = w->next;
                 if (w->expires_usec > now)
@@ -376,6 +383,6 @@ void stepup_housekeeping(struct broker *b) {
                         snprintf(r.decision_reason, sizeof(r.decision_reason), "no decision in time");
                         stepup_notify(b, &r);
                 }
-                stepup_untrack(w->id);
+                stepup_untrack(b, w->id);
         }
 }

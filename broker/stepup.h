@@ -59,17 +59,17 @@ int pam_session_insert(struct broker *b, const struct identity *i, const char *s
 /* Close an open session of agent; -ENOENT if there is none by that id. */
 int pam_session_close(struct broker *b, int64_t id, const char *agent, char *service, size_t service_size);
 
-/* The connection that made a request, and whether it waits now. */
-int stepup_track(const char *id, struct conn *conn, uint64_t expires_usec);
-struct conn *stepup_waiter(const char *id, bool *waiting);
-void stepup_set_waiting(const char *id, bool waiting);
-void stepup_untrack(const char *id);
+/* The connection that made a request, and whether it waits now. Tracking
+ * registers a close hook on conn: when it closes, its requests are
+ * abandoned (expired). */
+int stepup_track(struct broker *b, const char *id, struct conn *conn, uint64_t expires_usec);
+struct conn *stepup_waiter(struct broker *b, const char *id, bool *waiting);
+void stepup_set_waiting(struct broker *b, const char *id, bool waiting);
+void stepup_untrack(struct broker *b, const char *id);
 
 /* A decision reached the request id: answer its waiter, if one waits. */
 void stepup_notify(struct broker *b, const struct stepup_request *r);
 
-/* The connection is closing: its requests are abandoned (expired). */
-void stepup_on_conn_closed(struct broker *b, struct conn *conn);
 /* Every tick: expire requests past their deadline; on the first call,
  * those a previous broker left open. */
 void stepup_housekeeping(struct broker *b);
@@ -81,16 +81,3 @@ int pam_record(struct broker *b, const struct caller *c, int type, const char *a
  * savepoint. */
 int stepup_finish(struct broker *b, const struct caller *c, const char *id, enum stepup_state state,
                   const char *why);
-
-/* Methods that keep their connection (server.c calls these). A method
- * that parks returns 0 with neither reply->parameters nor reply->error set
- * and answers later with conn_send_reply. */
-bool pam_method_on_conn(const char *method);
-int method_pam_conn(struct broker *b, struct conn *conn, const char *method, json_t *params, struct reply *reply);
-
-/* Dispatched like any method (methods.c). */
-int method_step_up_list(struct broker *b, const struct caller *c, json_t *params, struct reply *reply);
-int method_step_up_decide(struct broker *b, const struct caller *c, json_t *params, struct reply *reply);
-int method_pam_account(struct broker *b, const struct caller *c, json_t *params, struct reply *reply);
-int method_session_open(struct broker *b, const struct caller *c, json_t *params, struct reply *reply);
-int method_session_close(struct broker *b, const struct caller *c, json_t *params, struct reply *reply);

@@ -21,7 +21,10 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "conn.h"
 #include "duration.h"
+#include "events.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "macro.h"
 
@@ -51,12 +54,8 @@ struct task {
         struct task *prev, *next;
 };
 
-static struct task *tasks;
-static unsigned n_tasks;
-
 unsigned task_count(const struct broker *b) {
-        (void) b;
-        return n_tasks;
+        return b->n_tasks;
 }
 
 static uint64_t monotonic_usec(void) {
@@ -338,14 +337,14 @@ fail:
         _exit(127);
 }
 
-static void task_unlink(struct task *t) {
+static void task_unlink(struct broker *b, struct task *t) {
         if (t->prev)
                 t->prev->next = t->next;
         else
-                tasks = t->next;
+                b->tasks = t->next;
         if (t->next)
                 t->next->prev = t->prev;
-        n_tasks--;
+        b->n_tasks--;
 }
 
 static int record(struct broker *b, const struct caller *c, enum event_type type, const struct identity *i,
@@ -374,6 +373,14 @@ int task_start(struct broker *b, struct conn *conn, const struct identity *i, co
                 snprintf(error, error_size, "the task could not be recorded, so it was not started");
                 return -EIO;
         }
+        /* The invoker's connection going ends the task (task_begin_end). */
+        r = conn_add_close_hook(conn, task_on_conn_closed, NULL);
+        if (r < 0) {
+                snprintf(error, error_size, "cannot watch the invoker's connection: %s", strerror(-r));
+                return r;
+        }
+        /* Identities ending (revoked, expired) end the tasks they run. */
+        b->on_identities_ended = task_reconcile;
         r = make_home(i);
         if (r < 0) {
                 snprintf(error, error_size, "cannot create home %s: %s", i->home, strerror(-r));
@@ -440,14 +447,14 @@ int task_start(struct broker *b, struct conn *conn, const struct identity *i, co
         ev.data.ptr = &task->leader_watch;
         if (epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, pidfd, &ev) < 0)
                 log_error("watching task %s: %s", i->name, strerror(errno));
-        task->next = tasks;
-        if (tasks)
-                tasks->prev = task;
-        tasks = task;
-        n_tasks++;
-        conn_set_task(conn, task);
+        task->next = b->tasks;
+        if (b->tasks)
+                b->tasks->prev = task;
+        b->tasks = task;
+        b->n_tasks++;
+        conn_set_task(conn, true);
 
-        reply = json_pack("{s:o, s:i}", "agent", identity_to_json(i, now_usec()), "pid", (int) pid);
+        reply = json_pack("{s:o, s:i}", "agent", identity_to_json(&b->owners, i, now_usec()), "pid", (int) pid);
         conn_send_reply(b, conn, reply, NULL, NULL);
         json_decref(reply);
         return 0;
@@ -468,7 +475,7 @@ static void task_free(struct broker *b, struct task *t) {
                 epoll_ctl(b->epoll_fd, EPOLL_CTL_DEL, t->cleaner_pidfd, NULL);
                 close(t->cleaner_pidfd);
         }
-        task_unlink(t);
+        task_unlink(b, t);
         free(t);
 }
 
@@ -509,7 +516,7 @@ static void task_maybe_finish(struct broker *b, struct task *t) {
                                   "signal",
                                   WIFSIGNALED(t->wait_status) ? json_integer(WTERMSIG(t->wait_status)) : json_null(),
                                   "agent", t->name, "teardown_usec", (json_int_t) teardown);
-                conn_set_task(t->conn, NULL);
+                conn_set_task(t->conn, false);
                 conn_send_reply(b, t->conn, reply, NULL, NULL);
                 json_decref(reply);
         }
@@ -563,7 +570,7 @@ void task_on_pidfd(struct broker *b, void *watch) {
         struct task *t;
         int st;
 
-        for (t = tasks; t; t = t->next)
+        for (t = b->tasks; t; t = t->next)
                 if (watch == &t->leader_watch || watch == &t->cleaner_watch)
                         break;
         if (!t)
@@ -591,8 +598,7 @@ void task_on_pidfd(struct broker *b, void *watch) {
 }
 
 int task_signal(struct broker *b, struct conn *conn, int signo) {
-        (void) b;
-        for (struct task *t = tasks; t; t = t->next)
+        for (struct task *t = b->tasks; t; t = t->next)
                 if (t->conn == conn) {
                         if (t->end != TASK_END_NONE || t->leader_reaped)
                                 return -ESRCH;
@@ -604,7 +610,7 @@ int task_signal(struct broker *b, struct conn *conn, int signo) {
 }
 
 void task_reconcile(struct broker *b) {
-        struct task *t = tasks, *next;
+        struct task *t = b->tasks, *next;
 
         for (; t; t = next) {
                 struct identity i;
@@ -616,8 +622,9 @@ void task_reconcile(struct broker *b) {
         }
 }
 
-void task_on_conn_closed(struct broker *b, struct conn *conn) {
-        for (struct task *t = tasks; t; t = t->next)
+void task_on_conn_closed(struct broker *b, struct conn *conn, void *userdata) {
+        (void) userdata;
+        for (struct task *t = b->tasks; t; t = t->next)
                 if (t->conn == conn) {
                         t->conn = NULL;
                         task_begin_end(b, t, TASK_END_INVOKER_GONE, false);
@@ -626,8 +633,8 @@ void task_on_conn_closed(struct broker *b, struct conn *conn) {
 }
 
 void task_stop_all(struct broker *b) {
-        while (tasks) {
-                struct task *t = tasks;
+        while (b->tasks) {
+                struct task *t = b->tasks;
                 int st;
 
                 task_begin_end(b, t, TASK_END_SHUTDOWN, false);
@@ -649,8 +656,8 @@ void task_stop_all(struct broker *b) {
 
 /* ---- orphans ------------------------------------------------------------ */
 
-static bool uid_has_task(uid_t uid) {
-        for (struct task *t = tasks; t; t = t->next)
+static bool uid_has_task(const struct broker *b, uid_t uid) {
+        for (struct task *t = b->tasks; t; t = t->next)
                 if (t->uid == uid)
                         return true;
         return false;
@@ -694,7 +701,7 @@ static bool note_orphan_uid(void *userdata, const unsigned long ids[3], bool zom
         for (int k = 0; k < 3; k++) {
                 uid_t uid = (uid_t) ids[k];
                 bool dup = false;
-                if (uid < b->config.uid_min || uid > b->config.uid_max || uid_has_task(uid))
+                if (uid < b->config.uid_min || uid > b->config.uid_max || uid_has_task(b, uid))
                         continue;
                 for (size_t j = 0; j < ctx->n; j++)
                         dup |= ctx->found[j] == uid;

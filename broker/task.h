@@ -45,11 +45,13 @@ void task_on_pidfd(struct broker *b, void *watch);
 /* Forward a signal from the invoker to the task's process group. */
 int task_signal(struct broker *b, struct conn *conn, int signo);
 
-/* Identities ended (revoked or expired): end the tasks they ran. */
+/* Identities ended (revoked or expired): end the tasks they ran. Called
+ * through b->on_identities_ended, which task_start sets. */
 void task_reconcile(struct broker *b);
 
-/* The invoker's connection is closing. */
-void task_on_conn_closed(struct broker *b, struct conn *conn);
+/* The invoker's connection is closing (a conn close hook, registered by
+ * task_start). */
+void task_on_conn_closed(struct broker *b, struct conn *conn, void *userdata);
 
 /* Kill every process running as uid. Returns the number of kill rounds
  * that found processes (0: none were running) or a negative errno. Used by

@@ -124,6 +124,19 @@ expect_cli 2 "not valid UTF-8" mint --reason $'\xff\xfe'
 expect_cli 1 "exceeds template" mint --ttl 2h
 expect_cli 2 "exactly one of" revoke
 expect_cli 2 "exactly one of" revoke --all --owner root
+# pam_agentid's methods are root's (METHOD_ROOT_ONLY in broker/methods.c):
+# anyone else is refused before the handler runs, with a deny event, even
+# for a live agent, and a Signal outside a running task is no method.
+nobody_send() { printf "$1" | setpriv --reuid=65534 --regid=65534 --clear-groups "$RAW_CLIENT" "$AGENTID_SOCKET" 1500; }
+live_agent=$("$AGENTCTL" --json mint | jq -r .name)
+for m in StepUp StepUpWait PamAccount SessionOpen SessionClose; do
+        out=$(nobody_send "{\"method\":\"io.agentid.$m\",\"parameters\":{\"agent\":\"$live_agent\",\"service\":\"sudo\"}}\\0")
+        [[ $out == *'"error":"io.agentid.PermissionDenied"'*"only root"* ]] || fail "$m by uid 65534: $out"
+done
+assert_eq "$(sqlite3 "$TEST_DIR/state/agentid.db" "SELECT count(*) FROM events WHERE event = 'deny' AND agent = '$live_agent'")" 5 "deny events for non-root PAM calls"
+expect_error "signal without a task" io.agentid.MethodNotFound '{"method":"io.agentid.Signal","parameters":{"signal":15}}\0'
+before_ids=$(count_identities)
+before_events=$(sqlite3 "$TEST_DIR/state/agentid.db" "SELECT count(*) FROM events WHERE event != 'deny'")
 expect_cli 1 InvalidParameter show 'ag-x;rm -rf /'
 expect_cli 1 NoSuchAgent show ag-nope-bcdfgh
 expect_cli 1 "owner must be" revoke --owner no-such-user-zz

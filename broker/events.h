@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/* Building and recording audit events (audit.c writes them): the bottom
+ * every method, task and lifecycle step records through. */
+#pragma once
+
+#include "audit.h"
+#include "agentid/identity.h"
+
+struct broker;
+struct caller;
+
+/* An event about identity i (NULL: none) asked for by c (NULL: the
+ * broker itself), stamped now. */
+struct event event_for(enum event_type type, const struct identity *i, const struct caller *c, const char *detail);
+
+/* Record one event in a transaction of its own (a savepoint inside the
+ * turn's). 0, or a negative errno and nothing recorded. */
+int broker_record_event(struct broker *b, const struct event *e);
+
+/* Record a denial (its own transaction; a refusal stands even if the
+ * record fails). */
+void broker_record_denial(struct broker *b, const struct caller *c, const char *agent, const char *template_name,
+                          const char *detail);
