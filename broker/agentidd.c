@@ -288,6 +288,7 @@ out:
                 unlink(b.socket_path);
         }
         expiry_done(&b.expiry);
+        allocator_done(&b.allocator);
         /* The published file stays: agents keep resolving until their TTL
          * while the broker is down (docs/nss.md). */
         nss_cache_free(b.nss_cache);

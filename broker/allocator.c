@@ -28,15 +28,7 @@ bool allocator_id_is_foreign_nss(uint32_t id) {
         return false;
 }
 
-struct local_file {
-        const char *path;
-        struct stat st; /* what the snapshot was read from */
-        bool read;
-};
-
-static struct local_file local_files[] = { { .path = "/etc/passwd" }, { .path = "/etc/group" } };
-static uint32_t *local_ids;
-static size_t n_local_ids;
+static const char *const local_paths[] = { "/etc/passwd", "/etc/group" };
 
 static int compare_u32(const void *a, const void *b) {
         uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
@@ -44,15 +36,15 @@ static int compare_u32(const void *a, const void *b) {
 }
 
 /* Read every uid/gid of both files (third field) into a sorted array. */
-static void local_ids_reload(void) {
+static void local_ids_reload(struct allocator_local_ids *l) {
         uint32_t *ids = NULL;
         size_t n = 0, cap = 0;
 
-        for (size_t f = 0; f < ELEMENTSOF(local_files); f++) {
-                FILE *fp = fopen(local_files[f].path, "re");
+        for (size_t f = 0; f < ELEMENTSOF(local_paths); f++) {
+                FILE *fp = fopen(local_paths[f], "re");
                 char line[4096];
 
-                local_files[f].read = fp && fstat(fileno(fp), &local_files[f].st) == 0;
+                l->read[f] = fp && fstat(fileno(fp), &l->st[f]) == 0;
                 if (!fp)
                         continue;
                 while (fgets(line, sizeof(line), fp)) {
@@ -77,34 +69,39 @@ static void local_ids_reload(void) {
         }
         if (ids)
                 qsort(ids, n, sizeof(*ids), compare_u32);
-        free(local_ids);
-        local_ids = ids;
-        n_local_ids = n;
+        free(l->ids);
+        l->ids = ids;
+        l->n = n;
 }
 
-bool allocator_id_is_local(uint32_t id) {
+bool allocator_id_is_local(struct allocator *a, uint32_t id) {
+        struct allocator_local_ids *l = &a->local;
         bool stale = false;
 
-        for (size_t f = 0; f < ELEMENTSOF(local_files); f++) {
+        for (size_t f = 0; f < ELEMENTSOF(local_paths); f++) {
                 struct stat st;
-                bool exists = stat(local_files[f].path, &st) == 0;
-                if (exists != local_files[f].read ||
-                    (exists && (st.st_ino != local_files[f].st.st_ino || st.st_dev != local_files[f].st.st_dev ||
-                                st.st_size != local_files[f].st.st_size ||
-                                st.st_mtim.tv_sec != local_files[f].st.st_mtim.tv_sec ||
-                                st.st_mtim.tv_nsec != local_files[f].st.st_mtim.tv_nsec)))
+                bool exists = stat(local_paths[f], &st) == 0;
+                if (exists != l->read[f] ||
+                    (exists && (st.st_ino != l->st[f].st_ino || st.st_dev != l->st[f].st_dev ||
+                                st.st_size != l->st[f].st_size || st.st_mtim.tv_sec != l->st[f].st_mtim.tv_sec ||
+                                st.st_mtim.tv_nsec != l->st[f].st_mtim.tv_nsec)))
                         stale = true;
         }
-        if (stale || (!local_files[0].read && !local_files[1].read && !local_ids))
-                local_ids_reload();
-        return local_ids && bsearch(&id, local_ids, n_local_ids, sizeof(*local_ids), compare_u32);
+        if (stale || (!l->read[0] && !l->read[1] && !l->ids))
+                local_ids_reload(l);
+        return l->ids && bsearch(&id, l->ids, l->n, sizeof(*l->ids), compare_u32);
+}
+
+void allocator_done(struct allocator *a) {
+        free(a->local.ids);
+        a->local = (struct allocator_local_ids) {};
 }
 
 int allocator_init(struct allocator *a, uint32_t min, uint32_t max, struct store *store) {
         uint64_t next;
         int r;
 
-        *a = (struct allocator) { .min = min, .max = max, .next = min, .id_is_foreign = allocator_id_is_local };
+        *a = (struct allocator) { .min = min, .max = max, .next = min };
         r = store_get_meta_u64(store, ALLOCATOR_META_KEY, &next);
         if (r < 0 && r != -ENOENT)
                 return r;
@@ -127,7 +124,7 @@ int allocator_pick(struct allocator *a, struct store *store, uint32_t *ret) {
                         return live;
                 if (live)
                         continue;
-                if (a->id_is_foreign && a->id_is_foreign(candidate))
+                if (a->id_is_foreign ? a->id_is_foreign(candidate) : allocator_id_is_local(a, candidate))
                         continue;
                 *ret = candidate;
                 return 0;

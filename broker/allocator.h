@@ -9,19 +9,31 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 struct store;
 
+/* The ids /etc/passwd and /etc/group hold, and the stat(2) of each file
+ * they were read from (allocator_id_is_local). */
+struct allocator_local_ids {
+        struct stat st[2];
+        bool read[2];
+        uint32_t *ids;
+        size_t n;
+};
+
 struct allocator {
         uint32_t min, max, next;
-        /* Is this id taken by an account or group outside agentid? Defaults
-         * to allocator_id_is_local; tests replace it. */
+        /* Is this id taken by an account or group outside agentid? NULL:
+         * allocator_id_is_local; tests set their own. */
         bool (*id_is_foreign)(uint32_t id);
+        struct allocator_local_ids local;
 };
 
 #define ALLOCATOR_META_KEY "next_uid"
 
 int allocator_init(struct allocator *a, uint32_t min, uint32_t max, struct store *store);
+void allocator_done(struct allocator *a);
 
 /* Find a free uid (== gid). -ENOSPC if none is free within the search
  * bound. Advances the cursor; the caller stores a->next in its mint
@@ -40,4 +52,4 @@ bool allocator_id_is_foreign_nss(uint32_t id);
  * instead of two full NSS lookups. Other NSS sources are checked for the
  * whole range at start (allocator_check_range); they must not hand out ids
  * in the range systemd's UIDS-GIDS.md leaves unassigned. */
-bool allocator_id_is_local(uint32_t id);
+bool allocator_id_is_local(struct allocator *a, uint32_t id);

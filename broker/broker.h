@@ -53,6 +53,7 @@ struct broker {
         struct audit audit;
 
         int epoll_fd, listen_fd, signal_fd, tick_fd;
+        struct watch watch_listen, watch_signal, watch_expiry, watch_tick; /* their epoll data (server.c) */
         bool socket_activated, quit;
         uint64_t started_usec;
         struct keyring keys;        /* token signing keys (keys.c) */

@@ -26,9 +26,6 @@
 #include "stepup.h"
 #include "task.h"
 
-static struct watch watch_listen = { WATCH_LISTEN }, watch_signal = { WATCH_SIGNAL },
-                    watch_expiry = { WATCH_EXPIRY }, watch_tick = { WATCH_TICK };
-
 void broker_report_template_problem(const char *message) {
         log_warning("%s", message);
 }
@@ -216,8 +213,14 @@ int server_run(struct broker *b) {
         if (timerfd_settime(b->tick_fd, 0, &tick, NULL) < 0)
                 return -errno;
 
-        if ((r = add_watch(b, b->listen_fd, &watch_listen)) < 0 || (r = add_watch(b, b->signal_fd, &watch_signal)) < 0 ||
-            (r = add_watch(b, b->expiry.timer_fd, &watch_expiry)) < 0 || (r = add_watch(b, b->tick_fd, &watch_tick)) < 0)
+        b->watch_listen.kind = WATCH_LISTEN;
+        b->watch_signal.kind = WATCH_SIGNAL;
+        b->watch_expiry.kind = WATCH_EXPIRY;
+        b->watch_tick.kind = WATCH_TICK;
+        if ((r = add_watch(b, b->listen_fd, &b->watch_listen)) < 0 ||
+            (r = add_watch(b, b->signal_fd, &b->watch_signal)) < 0 ||
+            (r = add_watch(b, b->expiry.timer_fd, &b->watch_expiry)) < 0 ||
+            (r = add_watch(b, b->tick_fd, &b->watch_tick)) < 0)
                 return r;
 
         if (sd_watchdog_enabled(0, &b->watchdog_usec) <= 0)
