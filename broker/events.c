@@ -21,16 +21,12 @@ struct event event_for(enum event_type type, const struct identity *i, const str
 }
 
 int broker_record_event(struct broker *b, const struct event *e) {
-        int r = store_begin(b->store);
+        _cleanup_savepoint_ struct savepoint sp = {};
+        int r = savepoint_begin(&sp, b->store);
 
-        if (r < 0)
-                return r;
-        r = audit_record(&b->audit, e);
         if (r == 0)
-                r = store_commit(b->store);
-        if (r < 0)
-                store_rollback(b->store);
-        return r;
+                r = audit_record(&b->audit, e);
+        return savepoint_end(&sp, r);
 }
 
 void broker_record_denial(struct broker *b, const struct caller *c, const char *agent, const char *template_name,

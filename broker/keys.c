@@ -269,6 +269,7 @@ static int generate(EVP_PKEY **ret, char *x, size_t x_size, char *kid, size_t ki
 int keyring_rotate(struct broker *b, const struct caller *c, char *old_kid, char *new_kid) {
         struct keyring *k = &b->keys;
         const struct signing_key *cur = keyring_current(k);
+        _cleanup_savepoint_ struct savepoint sp = {};
         struct signing_key_row row = {};
         char detail[256], old_path[AGENTID_PATH_MAX * 2] = "";
         EVP_PKEY *key = NULL;
@@ -306,12 +307,11 @@ int keyring_rotate(struct broker *b, const struct caller *c, char *old_kid, char
                 .caller_pid = c ? (int64_t) c->pid : -1,
                 .detail = detail,
         };
-        r = store_begin(b->store);
-        if (r == 0 && (r = creds_key_retire_current(b->creds, now)) == 0 &&
-            (r = creds_key_insert(b->creds, &row)) == 0 && (r = audit_record(&b->audit, &e)) == 0)
-                r = store_commit(b->store);
+        r = savepoint_begin(&sp, b->store);
+        if (r == 0 && (r = creds_key_retire_current(b->creds, now)) == 0 && (r = creds_key_insert(b->creds, &row)) == 0)
+                r = audit_record(&b->audit, &e);
+        r = savepoint_end(&sp, r);
         if (r < 0) {
-                store_rollback(b->store);
                 key_path(k, row.kid, "", old_path, sizeof(old_path));
                 (void) unlink(old_path);
                 EVP_PKEY_free(key);

@@ -12,16 +12,18 @@
 #include "duration.h"
 #include "events.h"
 #include "log.h"
+#include "macro.h"
 
 int broker_end_identities(struct broker *b, const struct caller *c, const int64_t *ids, size_t n,
                           enum identity_state state, const char *reason) {
+        _cleanup_savepoint_ struct savepoint sp = {};
         uint64_t now = now_usec();
         size_t ended = 0, n_cascade = 0, cap_cascade = 0;
-        int64_t *cascade = NULL; /* children of ended ones, ended with them */
-        uint32_t *gone = NULL;   /* uids to drop from the NSS cache after commit */
+        _cleanup_free_ int64_t *cascade = NULL; /* children of ended ones, ended with them */
+        _cleanup_free_ uint32_t *gone = NULL;   /* uids to drop from the NSS cache after commit */
         int r;
 
-        r = store_begin(b->store);
+        r = savepoint_begin(&sp, b->store);
         if (r < 0)
                 return r;
         for (size_t k = 0; k < n + n_cascade; k++) {
@@ -33,7 +35,7 @@ int broker_end_identities(struct broker *b, const struct caller *c, const int64_
 
                 r = store_get(b->store, id, &i);
                 if (r < 0)
-                        goto fail;
+                        return r;
                 /* A sub-agent never outlives its parent: it is revoked in
                  * the same transaction, whatever ended the parent. */
                 if (child)
@@ -42,47 +44,37 @@ int broker_end_identities(struct broker *b, const struct caller *c, const int64_
                 if (r == -ESTALE) /* already ended: nothing to do */
                         continue;
                 if (r < 0)
-                        goto fail;
+                        return r;
                 e = event_for(state == IDENTITY_EXPIRED && !child ? EVENT_EXPIRE : EVENT_REVOKE, &i, c,
                               child ? why : reason);
                 e.time_usec = now;
                 r = audit_record(&b->audit, &e);
                 if (r < 0)
-                        goto fail;
+                        return r;
                 if (b->nss_cache) {
                         uint32_t *ng = realloc(gone, (ended + 1) * sizeof(*gone));
-                        if (!ng) {
-                                r = -ENOMEM;
-                                goto fail;
-                        }
+                        if (!ng)
+                                return -ENOMEM;
                         gone = ng;
                         gone[ended] = i.uid;
                 }
                 ended++;
                 r = delegation_add_children(b, i.name, &cascade, &n_cascade, &cap_cascade);
                 if (r < 0)
-                        goto fail;
+                        return r;
         }
-        free(cascade);
-        cascade = NULL;
-        r = store_commit(b->store);
+        r = savepoint_end(&sp, 0);
         if (r < 0)
-                goto fail;
+                return r;
         b->live_count -= ended <= b->live_count ? ended : b->live_count;
         /* Gone from getpwnam() & co. now, not when the TTL would have run
          * out (docs/nss-cache.md). Removal in place cannot fail. */
         for (size_t k = 0; gone && k < ended; k++)
                 (void) nss_cache_remove_uid(b->nss_cache, gone[k]);
-        free(gone);
         /* Tasks of identities that just ended are killed now. */
         if (ended > 0 && b->on_identities_ended)
                 b->on_identities_ended(b);
         return (int) (ended > INT32_MAX ? INT32_MAX : ended);
-fail:
-        free(cascade);
-        free(gone);
-        store_rollback(b->store);
-        return r;
 }
 
 /* Expire everything due. Called when the timerfd fires and at start. */

@@ -51,7 +51,7 @@ int method_mint(struct broker *b, const struct caller *c, json_t *params, struct
         int r;
 
         if (params_check_known(params, known, reply) < 0)
-                return -1;
+                return -EPROTO;
         r = json_get_string(params, "template", &template_name);
         if (r == -EINVAL || (r == 0 && !template_name_is_valid(template_name)))
                 return reply_fail(reply, AGENTID_ERROR_INVALID_PARAMETER, "template must be a template name");
@@ -87,11 +87,11 @@ int method_mint(struct broker *b, const struct caller *c, json_t *params, struct
                 return reply_fail(reply, AGENTID_ERROR_PERMISSION_DENIED, "%s", detail);
         }
         if (child && delegation_check_mint(b, c, &parent, t, &ttl, ttl_given, reply) < 0)
-                return -1;
+                return -EPROTO;
         if (optional_text(params, "reason", AGENTID_REASON_MAX, i.reason, sizeof(i.reason), reply) < 0 ||
             optional_text(params, "on_behalf_of", AGENTID_ON_BEHALF_OF_MAX, i.on_behalf_of,
                           sizeof(i.on_behalf_of), reply) < 0)
-                return -1;
+                return -EPROTO;
 
         r = allocator_pick(&b->allocator, b->store, &i.uid);
         if (r == -ENOSPC) {
@@ -121,6 +121,8 @@ int method_mint(struct broker *b, const struct caller *c, json_t *params, struct
 
         /* A random suffix collides about once in 387M; retry a few times. */
         for (int attempt = 0; attempt < 8; attempt++) {
+                _cleanup_savepoint_ struct savepoint sp = {};
+
                 r = agent_name_generate(b->config.name_prefix, t->name, i.name, sizeof(i.name));
                 if (r < 0)
                         return reply_fail(reply, AGENTID_ERROR_INTERNAL, "generating a name failed: %s",
@@ -129,13 +131,13 @@ int method_mint(struct broker *b, const struct caller *c, json_t *params, struct
                 if (r < 0)
                         return reply_fail(reply, AGENTID_ERROR_INTERNAL, "home path too long");
 
-                r = store_begin(b->store);
+                r = savepoint_begin(&sp, b->store);
                 if (r < 0)
                         return reply_fail(reply, AGENTID_ERROR_INTERNAL, "the store is unavailable: %s",
                                           strerror(-r));
                 r = store_insert_identity(b->store, &i);
                 if (r == -EEXIST) {
-                        store_rollback(b->store);
+                        savepoint_rollback(&sp);
                         if (attempt == 7)
                                 return reply_fail(reply, AGENTID_ERROR_INTERNAL, "no unused agent name found");
                         continue;
@@ -146,19 +148,15 @@ int method_mint(struct broker *b, const struct caller *c, json_t *params, struct
                         e = event_for(EVENT_MINT, &i, c, child ? child_detail : duration_format(ttl, a, sizeof(a)));
                         e.time_usec = i.created_usec;
                         r = audit_record(&b->audit, &e);
-                        if (r < 0) {
-                                store_rollback(b->store);
+                        if (r < 0)
                                 return reply_fail(reply, AGENTID_ERROR_AUDIT_FAILED,
                                                   "the mint could not be recorded, so it was refused: %s",
                                                   strerror(-r));
-                        }
                 }
-                if (r == 0)
-                        r = store_commit(b->store);
+                r = savepoint_end(&sp, r);
                 break;
         }
         if (r < 0) {
-                store_rollback(b->store);
                 log_error("mint for uid %u failed: %s (%s)", (unsigned) c->uid, strerror(-r), store_error(b->store));
                 return reply_fail(reply, AGENTID_ERROR_INTERNAL, "the identity could not be stored: %s", strerror(-r));
         }

@@ -70,15 +70,15 @@ static int64_t peer_real_uid(pid_t pid) {
         snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
         fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
-                return -1;
+                return -EPROTO;
         n = read(fd, buf, sizeof(buf) - 1);
         close(fd);
         if (n <= 0)
-                return -1;
+                return -EPROTO;
         buf[n] = '\0';
         u = strstr(buf, "\nUid:");
         if (!u || sscanf(u, "\nUid: %lu", &ruid) != 1)
-                return -1;
+                return -EPROTO;
         return (int64_t) ruid;
 }
 
@@ -140,15 +140,12 @@ static bool request_id_is_valid(const char *s) {
 
 /* One event in its own savepoint; fails closed. */
 static int record_one(struct broker *b, const struct caller *c, int type, const struct identity *i, const char *detail) {
-        int r = store_begin(b->store);
-        if (r < 0)
-                return r;
-        r = pam_record(b, c, type, i->name, i->uid, i->owner_uid, i->template_name, i->reason, detail);
+        _cleanup_savepoint_ struct savepoint sp = {};
+        int r = savepoint_begin(&sp, b->store);
+
         if (r == 0)
-                r = store_commit(b->store);
-        if (r < 0)
-                store_rollback(b->store);
-        return r;
+                r = pam_record(b, c, type, i->name, i->uid, i->owner_uid, i->template_name, i->reason, detail);
+        return savepoint_end(&sp, r);
 }
 
 /* io.agentid.StepUp: may this agent use this service now? With a token for
@@ -161,6 +158,7 @@ int method_step_up(struct broker *b, struct conn *conn, json_t *params, struct r
         const char *service, *command, *tty, *rhost, *token = NULL, *rule_s = NULL;
         const struct template *t;
         enum step_rule rule, asked = STEP_ALLOW;
+        _cleanup_savepoint_ struct savepoint sp = {};
         struct stepup_request req = {};
         char detail[1600], d[32], expires_at[RFC3339_MAX];
         uint64_t timeout = AGENTID_APPROVAL_TIMEOUT_DEFAULT_USEC / 1000000;
@@ -172,7 +170,7 @@ int method_step_up(struct broker *b, struct conn *conn, json_t *params, struct r
             param_text(params, "command", AGENTID_COMMAND_MAX, &command, reply) < 0 ||
             param_text(params, "tty", AGENTID_TTY_MAX, &tty, reply) < 0 ||
             param_text(params, "rhost", AGENTID_RHOST_MAX, &rhost, reply) < 0)
-                return -1;
+                return -EPROTO;
         r = json_get_string(params, "rule", &rule_s);
         if (r == 0) {
                 if (streq(rule_s, "deny"))
@@ -192,7 +190,7 @@ int method_step_up(struct broker *b, struct conn *conn, json_t *params, struct r
         if (r == -EINVAL)
                 return reply_fail(reply, AGENTID_ERROR_INVALID_PARAMETER, "token must be a string");
         if (pam_caller(b, c, params, "ask for a step-up", &i, &ruid, reply) < 0)
-                return -1;
+                return -EPROTO;
 
         if (token) {
                 /* Exactly VerifyToken's checks (and its deny events). */
@@ -205,7 +203,7 @@ int method_step_up(struct broker *b, struct conn *conn, json_t *params, struct r
                 r = method_verify_token(b, c, vp, reply);
                 json_decref(vp);
                 if (r < 0)
-                        return -1;
+                        return -EPROTO;
                 (void) json_get_string(reply->parameters, "agent", &sub);
                 if (!sub || !streq(sub, i.name)) {
                         snprintf(detail, sizeof(detail), "%s login as %s refused: the token is %s's", service, i.name,
@@ -271,19 +269,16 @@ int method_step_up(struct broker *b, struct conn *conn, json_t *params, struct r
         snprintf(detail, sizeof(detail), "request %s: %s by %s, command: %.900s; tty %s, rhost %s; waits %s", req.id,
                  service, i.name, command[0] ? command : "-", tty[0] ? tty : "-", rhost[0] ? rhost : "-",
                  duration_format(req.expires_usec - req.created_usec, d, sizeof(d)));
-        r = store_begin(b->store);
+        r = savepoint_begin(&sp, b->store);
         if (r == 0)
                 r = stepup_insert(b, &req);
         if (r == 0)
                 r = pam_record(b, c, EVENT_STEPUP_REQUEST, i.name, i.uid, i.owner_uid, i.template_name, i.reason,
                                detail);
-        if (r == 0)
-                r = store_commit(b->store);
-        if (r < 0) {
-                store_rollback(b->store);
+        r = savepoint_end(&sp, r);
+        if (r < 0)
                 return reply_fail(reply, AGENTID_ERROR_AUDIT_FAILED,
                                   "the request could not be recorded, so the step-up is refused: %s", strerror(-r));
-        }
         if (stepup_track(b, req.id, conn, req.expires_usec) < 0) {
                 (void) stepup_finish(b, c, req.id, STEPUP_EXPIRED, "out of memory");
                 return reply_fail(reply, AGENTID_ERROR_INTERNAL, "out of memory");
@@ -296,23 +291,20 @@ int method_step_up(struct broker *b, struct conn *conn, json_t *params, struct r
 
 /* Spend an approval: approved -> used, with the outcome event. */
 static int use_approval(struct broker *b, const struct caller *c, struct stepup_request *r) {
+        _cleanup_savepoint_ struct savepoint sp = {};
         char detail[1600];
-        int e = store_begin(b->store);
+        int e = savepoint_begin(&sp, b->store);
 
-        if (e < 0)
-                return e;
-        e = stepup_set_state(b, r->id, STEPUP_USED, -1, NULL);
+        if (e == 0)
+                e = stepup_set_state(b, r->id, STEPUP_USED, -1, NULL);
         if (e == 0) {
                 snprintf(detail, sizeof(detail), "request %s (%s: %.900s) used: approved by uid %" PRId64, r->id,
                          r->service, r->command, r->decided_by);
                 e = pam_record(b, c, EVENT_STEPUP_OUTCOME, r->agent, r->uid, r->owner_uid, r->template_name, r->reason,
                                detail);
         }
+        e = savepoint_end(&sp, e);
         if (e == 0)
-                e = store_commit(b->store);
-        if (e < 0)
-                store_rollback(b->store);
-        else
                 r->state = STEPUP_USED;
         return e;
 }
@@ -325,7 +317,7 @@ int method_step_up_wait(struct broker *b, struct conn *conn, json_t *params, str
         json_t *out;
 
         if (params_check_known(params, known, reply) < 0)
-                return -1;
+                return -EPROTO;
         if (json_get_string(params, "id", &id) < 0 || !request_id_is_valid(id))
                 return reply_fail(reply, AGENTID_ERROR_INVALID_PARAMETER, "id must be a request id");
         if (stepup_waiter(b, id, NULL) != conn || stepup_get(b, id, &r) < 0)
@@ -408,7 +400,7 @@ int method_step_up_list(struct broker *b, const struct caller *c, json_t *params
 
         if (params_check_known(params, known, reply) < 0) {
                 json_decref(ctx.out);
-                return -1;
+                return -EPROTO;
         }
         if (!ctx.out || stepup_list_open(b, list_one, &ctx) < 0) {
                 json_decref(ctx.out);
@@ -421,6 +413,7 @@ int method_step_up_list(struct broker *b, const struct caller *c, json_t *params
 /* io.agentid.StepUpDecide {id, decision: approve|deny, reason}. */
 int method_step_up_decide(struct broker *b, const struct caller *c, json_t *params, struct reply *reply) {
         static const char *const known[] = { "id", "decision", "reason", NULL };
+        _cleanup_savepoint_ struct savepoint sp = {};
         const char *id, *decision, *reason;
         struct stepup_request r;
         char detail[1800], by[64];
@@ -428,13 +421,13 @@ int method_step_up_decide(struct broker *b, const struct caller *c, json_t *para
         int e;
 
         if (params_check_known(params, known, reply) < 0)
-                return -1;
+                return -EPROTO;
         if (json_get_string(params, "id", &id) < 0 || !request_id_is_valid(id))
                 return reply_fail(reply, AGENTID_ERROR_INVALID_PARAMETER, "id must be a request id (r...)");
         if (json_get_string(params, "decision", &decision) < 0 || !(streq(decision, "approve") || streq(decision, "deny")))
                 return reply_fail(reply, AGENTID_ERROR_INVALID_PARAMETER, "decision must be approve or deny");
         if (param_text(params, "reason", AGENTID_REASON_MAX, &reason, reply) < 0)
-                return -1;
+                return -EPROTO;
         approve = streq(decision, "approve");
         e = stepup_get(b, id, &r);
         if (e == -ENOENT)
@@ -459,19 +452,16 @@ int method_step_up_decide(struct broker *b, const struct caller *c, json_t *para
         snprintf(detail, sizeof(detail), "request %s (%s: %.900s; tty %s, rhost %s) %s by uid %u: %s", id, r.service,
                  r.command, r.tty[0] ? r.tty : "-", r.rhost[0] ? r.rhost : "-", approve ? "approved" : "denied",
                  (unsigned) c->uid, reason);
-        e = store_begin(b->store);
+        e = savepoint_begin(&sp, b->store);
         if (e == 0)
                 e = stepup_set_state(b, id, approve ? STEPUP_APPROVED : STEPUP_DENIED, c->uid, reason);
         if (e == 0)
                 e = pam_record(b, c, approve ? EVENT_STEPUP_APPROVE : EVENT_STEPUP_DENY, r.agent, r.uid, r.owner_uid,
                                r.template_name, r.reason, detail);
-        if (e == 0)
-                e = store_commit(b->store);
-        if (e < 0) {
-                store_rollback(b->store);
+        e = savepoint_end(&sp, e);
+        if (e < 0)
                 return reply_fail(reply, e == -ESTALE ? AGENTID_ERROR_NO_SUCH_REQUEST : AGENTID_ERROR_AUDIT_FAILED,
                                   "the decision could not be recorded, nothing changed: %s", strerror(-e));
-        }
         r.state = approve ? STEPUP_APPROVED : STEPUP_DENIED;
         r.decided_by = c->uid;
         snprintf(r.decision_reason, sizeof(r.decision_reason), "%s", reason);
@@ -501,7 +491,7 @@ int method_pam_account(struct broker *b, const struct caller *c, json_t *params,
 
         if (params_check_known(params, known, reply) < 0 || param_service(params, &service, reply) < 0 ||
             pam_caller(b, c, params, "check an account", &i, NULL, reply) < 0)
-                return -1;
+                return -EPROTO;
         t = template_set_find(&b->templates, i.template_name);
         rule = template_rule(t, service);
         if (rule == STEP_DENY) {
@@ -519,6 +509,7 @@ int method_pam_account(struct broker *b, const struct caller *c, json_t *params,
 
 int method_session_open(struct broker *b, const struct caller *c, json_t *params, struct reply *reply) {
         static const char *const known[] = { "agent", "service", "pid", "tty", "rhost", NULL };
+        _cleanup_savepoint_ struct savepoint sp = {};
         const struct template *t;
         const char *service, *tty, *rhost;
         char detail[600];
@@ -530,16 +521,16 @@ int method_session_open(struct broker *b, const struct caller *c, json_t *params
         if (params_check_known(params, known, reply) < 0 || param_service(params, &service, reply) < 0 ||
             param_text(params, "tty", AGENTID_TTY_MAX, &tty, reply) < 0 ||
             param_text(params, "rhost", AGENTID_RHOST_MAX, &rhost, reply) < 0)
-                return -1;
+                return -EPROTO;
         r = json_get_uint(params, "pid", INT32_MAX, &pid);
         if (r < 0 && r != -ENOENT)
                 return reply_fail(reply, AGENTID_ERROR_INVALID_PARAMETER, "pid must be a process id");
         if (r == -ENOENT)
                 pid = (uint64_t) c->pid;
         if (pam_caller(b, c, params, "open a session", &i, NULL, reply) < 0)
-                return -1;
+                return -EPROTO;
         t = template_set_find(&b->templates, i.template_name);
-        r = store_begin(b->store);
+        r = savepoint_begin(&sp, b->store);
         if (r == 0)
                 r = pam_session_insert(b, &i, service, (int64_t) pid, tty, rhost, &id);
         if (r == 0) {
@@ -548,13 +539,10 @@ int method_session_open(struct broker *b, const struct caller *c, json_t *params
                          t && t->lifetime == LIFETIME_SESSION ? "; the identity ends with it" : "");
                 r = pam_record(b, c, EVENT_SESSION_OPEN, i.name, i.uid, i.owner_uid, i.template_name, i.reason, detail);
         }
-        if (r == 0)
-                r = store_commit(b->store);
-        if (r < 0) {
-                store_rollback(b->store);
+        r = savepoint_end(&sp, r);
+        if (r < 0)
                 return reply_fail(reply, AGENTID_ERROR_AUDIT_FAILED, "the session could not be recorded: %s",
                                   strerror(-r));
-        }
         reply->parameters = json_pack("{s:I, s:s}", "session", (json_int_t) id, "lifetime",
                                       t && t->lifetime == LIFETIME_SESSION ? "session" : "ttl");
         return 0;
@@ -562,6 +550,7 @@ int method_session_open(struct broker *b, const struct caller *c, json_t *params
 
 int method_session_close(struct broker *b, const struct caller *c, json_t *params, struct reply *reply) {
         static const char *const known[] = { "agent", "session", NULL };
+        _cleanup_savepoint_ struct savepoint sp = {};
         const struct template *t;
         char service[AGENTID_SERVICE_MAX + 1], detail[256];
         uint64_t session = 0;
@@ -570,18 +559,17 @@ int method_session_close(struct broker *b, const struct caller *c, json_t *param
         int r;
 
         if (params_check_known(params, known, reply) < 0)
-                return -1;
+                return -EPROTO;
         if (json_get_uint(params, "session", INT64_MAX, &session) < 0)
                 return reply_fail(reply, AGENTID_ERROR_INVALID_PARAMETER, "session must be a session id");
         if (pam_caller_full(b, c, params, "close a session", false, &i, NULL, reply) < 0)
-                return -1;
+                return -EPROTO;
         t = template_set_find(&b->templates, i.template_name);
         revoke = t && t->lifetime == LIFETIME_SESSION && i.state == IDENTITY_LIVE;
-        r = store_begin(b->store);
+        r = savepoint_begin(&sp, b->store);
         if (r == 0)
                 r = pam_session_close(b, (int64_t) session, i.name, service, sizeof(service));
         if (r == -ENOENT) {
-                store_rollback(b->store);
                 return reply_fail(reply, AGENTID_ERROR_INVALID_PARAMETER, "%s has no open session %" PRIu64, i.name,
                                   session);
         }
@@ -599,13 +587,10 @@ int method_session_close(struct broker *b, const struct caller *c, json_t *param
                 r = broker_end_identities(b, c, &id, 1, IDENTITY_REVOKED, why);
                 r = r < 0 ? r : 0;
         }
-        if (r == 0)
-                r = store_commit(b->store);
-        if (r < 0) {
-                store_rollback(b->store);
+        r = savepoint_end(&sp, r);
+        if (r < 0)
                 return reply_fail(reply, AGENTID_ERROR_AUDIT_FAILED, "the session end could not be recorded: %s",
                                   strerror(-r));
-        }
         reply->parameters = json_pack("{s:b, s:b}", "closed", 1, "revoked", revoke);
         return 0;
 }

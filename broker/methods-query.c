@@ -48,7 +48,7 @@ int method_list(struct broker *b, const struct caller *c, json_t *params, struct
         int all = 0, r;
 
         if (params_check_known(params, known, reply) < 0)
-                return -1;
+                return -EPROTO;
         if (json_get_bool(params, "all", &all) == -EINVAL)
                 return reply_fail(reply, AGENTID_ERROR_INVALID_PARAMETER, "all must be true or false");
         if (json_get_uint(params, "after", INT64_MAX, &after) == -EINVAL)
@@ -96,7 +96,7 @@ int method_show(struct broker *b, const struct caller *c, json_t *params, struct
         int rn, ru, r;
 
         if (params_check_known(params, known, reply) < 0)
-                return -1;
+                return -EPROTO;
         rn = json_get_string(params, "agent", &name);
         ru = json_get_uint(params, "uid", UINT32_MAX - 1, &uid);
         if (rn == -EINVAL || (rn == 0 && !agent_name_is_valid(name)))
@@ -147,7 +147,7 @@ int method_status(struct broker *b, const struct caller *c, json_t *params, stru
         uint64_t now = now_usec();
 
         if (params_check_known(params, known, reply) < 0)
-                return -1;
+                return -EPROTO;
         templates = json_array();
         for (size_t k = 0; templates && k < b->templates.n; k++)
                 json_array_append_new(templates, template_to_json(&b->templates.items[k]));

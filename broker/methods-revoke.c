@@ -103,7 +103,7 @@ int method_revoke(struct broker *b, const struct caller *c, json_t *params, stru
         int64_t owner = -1;
 
         if (params_check_known(params, known, reply) < 0)
-                return -1;
+                return -EPROTO;
         r = json_get_bool(params, "all", &all);
         if (r == -EINVAL)
                 return reply_fail(reply, AGENTID_ERROR_INVALID_PARAMETER, "all must be true or false");

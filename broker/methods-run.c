@@ -68,7 +68,7 @@ int method_run(struct broker *b, struct conn *conn, json_t *params, struct reply
         int r = -1;
 
         if (params_check_known(params, known, reply) < 0)
-                return -1;
+                return -EPROTO;
         if (n_fds != 3)
                 return reply_fail(reply, AGENTID_ERROR_INVALID_REQUEST,
                                   "Run needs exactly 3 file descriptors (stdin, stdout, stderr) sent with the request");
@@ -141,7 +141,7 @@ int method_run(struct broker *b, struct conn *conn, json_t *params, struct reply
         }
         strv_free(spec.argv);
         strv_free(spec.envp);
-        return r < 0 ? -1 : 0;
+        return r < 0 ? -EPROTO : 0;
 oom:
         strv_free(spec.argv);
         strv_free(spec.envp);

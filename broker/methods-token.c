@@ -93,6 +93,7 @@ static int issue(struct broker *b, const struct caller *c, json_t *params, bool 
         char detail[512], d[32], expires_at[RFC3339_MAX];
         uint64_t ttl, now, iat, exp, max_ttl = grant ? AGENTID_GRANT_TTL_MAX_USEC : AGENTID_TOKEN_TTL_MAX_USEC;
         _cleanup_free_ char *token = NULL;
+        _cleanup_savepoint_ struct savepoint sp = {};
         json_t *claims = NULL, *chain = NULL, *act;
         const char *audience, *owner;
         struct identity i;
@@ -100,7 +101,7 @@ static int issue(struct broker *b, const struct caller *c, json_t *params, bool 
         int r;
 
         if (params_check_known(params, known, reply) < 0)
-                return -1;
+                return -EPROTO;
         if (broker_caller_agent(b, c, &i) < 0) {
                 snprintf(detail, sizeof(detail),
                          "uid %u asked for a %s but is no live agent; only an agent's own processes get its credentials",
@@ -109,7 +110,7 @@ static int issue(struct broker *b, const struct caller *c, json_t *params, bool 
                 return reply_fail(reply, AGENTID_ERROR_PERMISSION_DENIED, "%s", detail);
         }
         if (param_audience(b, params, &audience, reply) < 0)
-                return -1;
+                return -EPROTO;
         r = json_get_duration(params, "ttl", &ttl);
         if (r == -ENOENT)
                 ttl = grant ? AGENTID_GRANT_TTL_DEFAULT_USEC : AGENTID_TOKEN_TTL_DEFAULT_USEC;
@@ -117,7 +118,7 @@ static int issue(struct broker *b, const struct caller *c, json_t *params, bool 
                 return reply_fail(reply, AGENTID_ERROR_INVALID_PARAMETER, "ttl must be a duration from 1s to %s",
                                   duration_format(max_ttl, d, sizeof(d)));
         if (scope_claim(b, c, &i, params, scope, sizeof(scope), reply) < 0)
-                return -1;
+                return -EPROTO;
         if (!key || !b->keys.signer)
                 return reply_fail(reply, AGENTID_ERROR_INTERNAL, "no signing key");
 
@@ -156,7 +157,7 @@ static int issue(struct broker *b, const struct caller *c, json_t *params, bool 
                  duration_format(exp * USEC_PER_SEC - iat * USEC_PER_SEC, d, sizeof(d)), key->kid);
         e = event_for(grant ? EVENT_GRANT : EVENT_TOKEN, &i, c, detail);
         e.time_usec = now;
-        r = store_begin(b->store);
+        r = savepoint_begin(&sp, b->store);
         if (r == 0)
                 r = creds_token_insert(b->creds, &(struct token_row) {
                                                          .jti = jti,
@@ -172,17 +173,13 @@ static int issue(struct broker *b, const struct caller *c, json_t *params, bool 
                 r = creds_key_extend(b->creds, key->kid, exp * USEC_PER_SEC);
         if (r == 0) {
                 r = audit_record(&b->audit, &e);
-                if (r < 0) {
-                        store_rollback(b->store);
+                if (r < 0)
                         return reply_fail(reply, AGENTID_ERROR_AUDIT_FAILED,
                                           "the %s could not be recorded, so it was not issued: %s",
                                           grant ? "grant" : "token", strerror(-r));
-                }
         }
-        if (r == 0)
-                r = store_commit(b->store);
+        r = savepoint_end(&sp, r);
         if (r < 0) {
-                store_rollback(b->store);
                 log_error("issuing a %s to %s failed: %s", grant ? "grant" : "token", i.name, strerror(-r));
                 return reply_fail(reply, AGENTID_ERROR_INTERNAL, "the %s could not be recorded: %s",
                                   grant ? "grant" : "token", strerror(-r));
@@ -241,12 +238,12 @@ static int check(struct broker *b, const struct caller *c, json_t *params, bool 
 
         *ret_claims = NULL;
         if (params_check_known(params, grant ? known_grant : known_token, reply) < 0)
-                return -1;
+                return -EPROTO;
         r = json_get_string(params, what, &token);
         if (r < 0)
                 return reply_fail(reply, AGENTID_ERROR_INVALID_PARAMETER, "%s must be a compact JWT string", what);
         if (param_audience(b, params, &audience, reply) < 0)
-                return -1;
+                return -EPROTO;
         je = jwt_verify(token, strlen(token), keyring_lookup, &b->keys,
                         &(struct jwt_expect) {
                                 .typ = grant ? AGENTID_GRANT_TYP : AGENTID_TOKEN_TYP,
@@ -300,21 +297,22 @@ int method_verify_token(struct broker *b, const struct caller *c, json_t *params
         json_t *claims;
 
         if (check(b, c, params, false, reply, &claims, &i) < 0)
-                return -1;
+                return -EPROTO;
         reply->parameters = verified_reply(claims, &i);
         return 0;
 }
 
 int method_redeem_grant(struct broker *b, const struct caller *c, json_t *params, struct reply *reply) {
+        _cleanup_savepoint_ struct savepoint sp = {};
         char detail[256], why[256];
         struct identity i;
-        json_t *claims;
+        _cleanup_json_ json_t *claims = NULL;
         const char *jti;
         struct event e;
         int r;
 
         if (check(b, c, params, true, reply, &claims, &i) < 0)
-                return -1;
+                return -EPROTO;
         jti = json_string_value(json_object_get(claims, "jti"));
         snprintf(detail, sizeof(detail), "jti %s, audience %s", jti,
                  json_string_value(json_object_get(claims, "aud")) ?: "(list)");
@@ -332,27 +330,21 @@ int method_redeem_grant(struct broker *b, const struct caller *c, json_t *params
         };
         /* Burn and record in one transaction: a grant is either unused, or
          * used exactly once with the event that says by whom. */
-        r = store_begin(b->store);
+        r = savepoint_begin(&sp, b->store);
         if (r == 0)
                 r = creds_grant_burn(b->creds, jti, e.time_usec);
         if (r == -ESTALE) {
-                store_rollback(b->store);
+                savepoint_rollback(&sp);
                 snprintf(why, sizeof(why), "replay of one-time grant jti %s of %s", jti, i.name);
-                r = refuse(b, c, i.name, AGENTID_ERROR_GRANT_USED, reply, "grant", why);
-                json_decref(claims);
-                return r;
+                return refuse(b, c, i.name, AGENTID_ERROR_GRANT_USED, reply, "grant", why);
         }
         if (r == 0)
                 r = audit_record(&b->audit, &e);
-        if (r == 0)
-                r = store_commit(b->store);
-        if (r < 0) {
-                store_rollback(b->store);
-                json_decref(claims);
+        r = savepoint_end(&sp, r);
+        if (r < 0)
                 return reply_fail(reply, AGENTID_ERROR_AUDIT_FAILED,
                                   "the redemption could not be recorded, so the grant was not used: %s", strerror(-r));
-        }
-        reply->parameters = verified_reply(claims, &i);
+        reply->parameters = verified_reply(TAKE_PTR(claims), &i);
         return 0;
 }
 
@@ -360,7 +352,7 @@ int method_jwks(struct broker *b, const struct caller *c, json_t *params, struct
         static const char *const known[] = { NULL };
 
         if (params_check_known(params, known, reply) < 0)
-                return -1;
+                return -EPROTO;
         reply->parameters = keyring_jwks(&b->keys, now_usec());
         return 0;
 }
@@ -371,7 +363,7 @@ int method_rotate_keys(struct broker *b, const struct caller *c, json_t *params,
         int r;
 
         if (params_check_known(params, known, reply) < 0)
-                return -1;
+                return -EPROTO;
         if (!caller_is_admin(b, c)) {
                 snprintf(detail, sizeof(detail), "uid %u may not rotate the signing keys", (unsigned) c->uid);
                 broker_record_denial(b, c, NULL, NULL, detail);

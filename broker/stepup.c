@@ -14,6 +14,7 @@
 #include "duration.h"
 #include "log.h"
 #include "macro.h"
+#include "sql.h"
 
 static const char *const state_names[] = {
         [STEPUP_PENDING] = "pending", [STEPUP_APPROVED] = "approved", [STEPUP_DENIED] = "denied",
@@ -42,18 +43,6 @@ static int prepare(struct broker *b, const char *sql, sqlite3_stmt **ret) {
         return 0;
 }
 
-static void bind_text_or_null(sqlite3_stmt *st, int idx, const char *s) {
-        if (s && *s)
-                sqlite3_bind_text(st, idx, s, -1, SQLITE_TRANSIENT);
-        else
-                sqlite3_bind_null(st, idx);
-}
-
-static void copy_col(sqlite3_stmt *st, int col, char *dst, size_t size) {
-        const char *s = (const char *) sqlite3_column_text(st, col);
-        snprintf(dst, size, "%s", s ? s : "");
-}
-
 #define REQUEST_COLUMNS                                                                                        \
         "id, agent, uid, owner_uid, template, service, command, tty, rhost, reason, caller_pid, state, " \
         "created_usec, expires_usec, decided_by, decision_reason"
@@ -62,27 +51,27 @@ static void read_request(sqlite3_stmt *st, struct stepup_request *r) {
         int s;
 
         *r = (struct stepup_request) {};
-        copy_col(st, 0, r->id, sizeof(r->id));
-        copy_col(st, 1, r->agent, sizeof(r->agent));
+        sql_copy_text(st, 0, r->id, sizeof(r->id));
+        sql_copy_text(st, 1, r->agent, sizeof(r->agent));
         r->uid = (uint32_t) sqlite3_column_int64(st, 2);
         r->owner_uid = (uint32_t) sqlite3_column_int64(st, 3);
-        copy_col(st, 4, r->template_name, sizeof(r->template_name));
-        copy_col(st, 5, r->service, sizeof(r->service));
-        copy_col(st, 6, r->command, sizeof(r->command));
-        copy_col(st, 7, r->tty, sizeof(r->tty));
-        copy_col(st, 8, r->rhost, sizeof(r->rhost));
-        copy_col(st, 9, r->reason, sizeof(r->reason));
+        sql_copy_text(st, 4, r->template_name, sizeof(r->template_name));
+        sql_copy_text(st, 5, r->service, sizeof(r->service));
+        sql_copy_text(st, 6, r->command, sizeof(r->command));
+        sql_copy_text(st, 7, r->tty, sizeof(r->tty));
+        sql_copy_text(st, 8, r->rhost, sizeof(r->rhost));
+        sql_copy_text(st, 9, r->reason, sizeof(r->reason));
         r->caller_pid = sqlite3_column_int64(st, 10);
         s = state_from_string((const char *) sqlite3_column_text(st, 11));
         r->state = s < 0 ? STEPUP_EXPIRED : (enum stepup_state) s;
         r->created_usec = (uint64_t) sqlite3_column_int64(st, 12);
         r->expires_usec = (uint64_t) sqlite3_column_int64(st, 13);
         r->decided_by = sqlite3_column_type(st, 14) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 14);
-        copy_col(st, 15, r->decision_reason, sizeof(r->decision_reason));
+        sql_copy_text(st, 15, r->decision_reason, sizeof(r->decision_reason));
 }
 
 int stepup_insert(struct broker *b, const struct stepup_request *r) {
-        sqlite3_stmt *st;
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int rc, e = prepare(b,
                             "INSERT INTO stepup_requests (" REQUEST_COLUMNS ") VALUES "
                             "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'pending', ?12, ?13, NULL, NULL)",
@@ -96,19 +85,18 @@ int stepup_insert(struct broker *b, const struct stepup_request *r) {
         sqlite3_bind_text(st, 5, r->template_name, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 6, r->service, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 7, r->command, -1, SQLITE_TRANSIENT);
-        bind_text_or_null(st, 8, r->tty);
-        bind_text_or_null(st, 9, r->rhost);
-        bind_text_or_null(st, 10, r->reason);
+        sql_bind_text_or_null(st, 8, r->tty);
+        sql_bind_text_or_null(st, 9, r->rhost);
+        sql_bind_text_or_null(st, 10, r->reason);
         sqlite3_bind_int64(st, 11, r->caller_pid);
         sqlite3_bind_int64(st, 12, (sqlite3_int64) r->created_usec);
         sqlite3_bind_int64(st, 13, (sqlite3_int64) r->expires_usec);
         rc = sqlite3_step(st);
-        sqlite3_finalize(st);
         return store_sqlite_errno(rc);
 }
 
 int stepup_get(struct broker *b, const char *id, struct stepup_request *ret) {
-        sqlite3_stmt *st;
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int rc, e = prepare(b, "SELECT " REQUEST_COLUMNS " FROM stepup_requests WHERE id = ?1", &st);
         if (e < 0)
                 return e;
@@ -116,13 +104,12 @@ int stepup_get(struct broker *b, const char *id, struct stepup_request *ret) {
         rc = sqlite3_step(st);
         if (rc == SQLITE_ROW)
                 read_request(st, ret);
-        sqlite3_finalize(st);
         return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : store_sqlite_errno(rc);
 }
 
 int stepup_set_state(struct broker *b, const char *id, enum stepup_state state, int64_t decided_by,
                      const char *decision_reason) {
-        sqlite3_stmt *st;
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
         /* Only an open request moves: a decision can never be taken back,
          * and a used approval can never be used again. USED is reached
          * from APPROVED only. */
@@ -143,17 +130,16 @@ int stepup_set_state(struct broker *b, const char *id, enum stepup_state state, 
                 sqlite3_bind_null(st, 3);
                 sqlite3_bind_null(st, 5);
         }
-        bind_text_or_null(st, 4, decision_reason);
+        sql_bind_text_or_null(st, 4, decision_reason);
         rc = sqlite3_step(st);
         e = store_sqlite_errno(rc);
         if (e == 0 && sqlite3_changes(store_sqlite(b->store)) != 1)
                 e = -ESTALE;
-        sqlite3_finalize(st);
         return e;
 }
 
 int stepup_list_open(struct broker *b, int (*cb)(void *userdata, const struct stepup_request *r), void *userdata) {
-        sqlite3_stmt *st;
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int rc, r = 0, e = prepare(b,
                                    "SELECT " REQUEST_COLUMNS " FROM stepup_requests "
                                    "WHERE state IN ('pending', 'approved') ORDER BY created_usec, id",
@@ -167,7 +153,6 @@ int stepup_list_open(struct broker *b, int (*cb)(void *userdata, const struct st
                 if (r < 0)
                         break;
         }
-        sqlite3_finalize(st);
         if (r < 0)
                 return r;
         return rc == SQLITE_DONE ? 0 : store_sqlite_errno(rc);
@@ -175,7 +160,7 @@ int stepup_list_open(struct broker *b, int (*cb)(void *userdata, const struct st
 
 int pam_session_insert(struct broker *b, const struct identity *i, const char *service, int64_t pid, const char *tty,
                        const char *rhost, int64_t *ret_id) {
-        sqlite3_stmt *st;
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int rc, e = prepare(b,
                             "INSERT INTO pam_sessions (agent, uid, service, pid, tty, rhost, opened_usec) "
                             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -186,11 +171,10 @@ int pam_session_insert(struct broker *b, const struct identity *i, const char *s
         sqlite3_bind_int64(st, 2, i->uid);
         sqlite3_bind_text(st, 3, service, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(st, 4, pid);
-        bind_text_or_null(st, 5, tty);
-        bind_text_or_null(st, 6, rhost);
+        sql_bind_text_or_null(st, 5, tty);
+        sql_bind_text_or_null(st, 6, rhost);
         sqlite3_bind_int64(st, 7, (sqlite3_int64) now_usec());
         rc = sqlite3_step(st);
-        sqlite3_finalize(st);
         if (rc != SQLITE_DONE)
                 return store_sqlite_errno(rc) ?: -EIO;
         *ret_id = sqlite3_last_insert_rowid(store_sqlite(b->store));
@@ -198,7 +182,7 @@ int pam_session_insert(struct broker *b, const struct identity *i, const char *s
 }
 
 int pam_session_close(struct broker *b, int64_t id, const char *agent, char *service, size_t service_size) {
-        sqlite3_stmt *st;
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int rc, e = prepare(b,
                             "UPDATE pam_sessions SET closed_usec = ?3 WHERE id = ?1 AND agent = ?2 "
                             "AND closed_usec IS NULL RETURNING service",
@@ -210,12 +194,11 @@ int pam_session_close(struct broker *b, int64_t id, const char *agent, char *ser
         sqlite3_bind_int64(st, 3, (sqlite3_int64) now_usec());
         rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) {
-                copy_col(st, 0, service, service_size);
+                sql_copy_text(st, 0, service, service_size);
                 rc = sqlite3_step(st);
                 e = 0;
         } else
                 e = rc == SQLITE_DONE ? -ENOENT : store_sqlite_errno(rc);
-        sqlite3_finalize(st);
         return e;
 }
 
@@ -300,14 +283,14 @@ int pam_record(struct broker *b, const struct caller *c, int type, const char *a
 
 int stepup_finish(struct broker *b, const struct caller *c, const char *id, enum stepup_state state,
                   const char *why) {
+        _cleanup_savepoint_ struct savepoint sp = {};
         struct stepup_request r;
         char detail[1600];
         int e;
 
-        e = store_begin(b->store);
-        if (e < 0)
-                return e;
-        e = stepup_get(b, id, &r);
+        e = savepoint_begin(&sp, b->store);
+        if (e == 0)
+                e = stepup_get(b, id, &r);
         if (e == 0)
                 e = stepup_set_state(b, id, state, -1, NULL);
         if (e == 0) {
@@ -316,11 +299,7 @@ int stepup_finish(struct broker *b, const struct caller *c, const char *id, enum
                 e = pam_record(b, c, EVENT_STEPUP_OUTCOME, r.agent, r.uid, r.owner_uid, r.template_name, r.reason,
                                detail);
         }
-        if (e == 0)
-                e = store_commit(b->store);
-        if (e < 0)
-                store_rollback(b->store);
-        return e;
+        return savepoint_end(&sp, e);
 }
 
 void stepup_notify(struct broker *b, const struct stepup_request *r) {

@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "macro.h"
+#include "sql.h"
 
 enum {
         CS_KEYS_LIST,
@@ -84,11 +85,6 @@ static int step_done(struct creds_store *cs, sqlite3_stmt *st) {
         return r;
 }
 
-static void copy_text(sqlite3_stmt *st, int col, char *dst, size_t size) {
-        const unsigned char *v = sqlite3_column_text(st, col);
-        snprintf(dst, size, "%s", v ? (const char *) v : "");
-}
-
 int creds_keys_list(struct creds_store *cs, int (*cb)(void *userdata, const struct signing_key_row *k),
                     void *userdata) {
         sqlite3_stmt *st = cs->stmt[CS_KEYS_LIST];
@@ -97,8 +93,8 @@ int creds_keys_list(struct creds_store *cs, int (*cb)(void *userdata, const stru
 
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 memset(&k, 0, sizeof(k));
-                copy_text(st, 0, k.kid, sizeof(k.kid));
-                copy_text(st, 1, k.x, sizeof(k.x));
+                sql_copy_text(st, 0, k.kid, sizeof(k.kid));
+                sql_copy_text(st, 1, k.x, sizeof(k.x));
                 k.created_usec = (uint64_t) sqlite3_column_int64(st, 2);
                 k.retired_usec = (uint64_t) sqlite3_column_int64(st, 3);
                 k.max_exp_usec = (uint64_t) sqlite3_column_int64(st, 4);
@@ -158,7 +154,7 @@ int creds_token_get(struct creds_store *cs, const char *jti, enum token_kind *re
         if (rc == SQLITE_ROW) {
                 const unsigned char *kind = sqlite3_column_text(st, 0);
                 *ret_kind = kind && streq((const char *) kind, "grant") ? TOKEN_KIND_GRANT : TOKEN_KIND_TOKEN;
-                copy_text(st, 1, hash, hash_size);
+                sql_copy_text(st, 1, hash, hash_size);
                 *ret_redeemed_usec = (uint64_t) sqlite3_column_int64(st, 2);
                 r = 0;
         } else

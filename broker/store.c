@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "macro.h"
+#include "sql.h"
 
 enum {
         STMT_BEGIN,
@@ -355,22 +356,37 @@ void store_rollback(struct store *s) {
         s->depth--;
 }
 
+int savepoint_begin(struct savepoint *sp, struct store *s) {
+        int r = store_begin(s);
+
+        *sp = (struct savepoint) { .store = s, .open = r == 0 };
+        return r;
+}
+
+void savepoint_rollback(struct savepoint *sp) {
+        if (!sp->open)
+                return;
+        store_rollback(sp->store);
+        sp->open = false;
+}
+
+int savepoint_end(struct savepoint *sp, int r) {
+        if (!sp->open)
+                return r;
+        if (r >= 0) {
+                int c = store_commit(sp->store);
+                if (c == 0) {
+                        sp->open = false;
+                        return r;
+                }
+                r = c;
+        }
+        savepoint_rollback(sp);
+        return r;
+}
+
 bool store_in_transaction(struct store *s) {
         return s->depth > 0;
-}
-
-static void bind_text_or_null(sqlite3_stmt *st, int idx, const char *v) {
-        if (v && *v)
-                sqlite3_bind_text(st, idx, v, -1, SQLITE_STATIC);
-        else
-                sqlite3_bind_null(st, idx);
-}
-
-static void bind_id_or_null(sqlite3_stmt *st, int idx, int64_t v) {
-        if (v >= 0)
-                sqlite3_bind_int64(st, idx, v);
-        else
-                sqlite3_bind_null(st, idx);
 }
 
 int store_insert_identity(struct store *s, struct identity *i) {
@@ -383,9 +399,9 @@ int store_insert_identity(struct store *s, struct identity *i) {
         sqlite3_bind_int64(st, 4, i->owner_uid);
         sqlite3_bind_int64(st, 5, i->invoker_pid);
         sqlite3_bind_text(st, 6, i->template_name, -1, SQLITE_STATIC);
-        bind_text_or_null(st, 7, i->reason);
-        bind_text_or_null(st, 8, i->on_behalf_of);
-        bind_text_or_null(st, 9, i->parent);
+        sql_bind_text_or_null(st, 7, i->reason);
+        sql_bind_text_or_null(st, 8, i->on_behalf_of);
+        sql_bind_text_or_null(st, 9, i->parent);
         sqlite3_bind_text(st, 10, i->home, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 11, i->shell, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 12, i->groups, -1, SQLITE_STATIC);
@@ -407,16 +423,11 @@ int store_end_identity(struct store *s, int64_t id, enum identity_state state, u
         sqlite3_bind_int64(st, 1, id);
         sqlite3_bind_text(st, 2, identity_state_to_string(state), -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, (int64_t) when_usec);
-        bind_text_or_null(st, 4, reason);
+        sql_bind_text_or_null(st, 4, reason);
         r = step_done(s, st);
         if (r == 0 && sqlite3_changes(s->db) == 0)
                 r = -ESTALE;
         return r;
-}
-
-static void copy_column(sqlite3_stmt *st, int col, char *dst, size_t size) {
-        const unsigned char *v = sqlite3_column_text(st, col);
-        snprintf(dst, size, "%s", v ? (const char *) v : "");
 }
 
 static void row_to_identity(sqlite3_stmt *st, struct identity *i) {
@@ -424,24 +435,24 @@ static void row_to_identity(sqlite3_stmt *st, struct identity *i) {
 
         memset(i, 0, sizeof(*i));
         i->id = sqlite3_column_int64(st, 0);
-        copy_column(st, 1, i->name, sizeof(i->name));
+        sql_copy_text(st, 1, i->name, sizeof(i->name));
         i->uid = (uint32_t) sqlite3_column_int64(st, 2);
         i->gid = (uint32_t) sqlite3_column_int64(st, 3);
         i->owner_uid = (uint32_t) sqlite3_column_int64(st, 4);
         i->invoker_pid = (int32_t) sqlite3_column_int64(st, 5);
-        copy_column(st, 6, i->template_name, sizeof(i->template_name));
-        copy_column(st, 7, i->reason, sizeof(i->reason));
-        copy_column(st, 8, i->on_behalf_of, sizeof(i->on_behalf_of));
-        copy_column(st, 9, i->parent, sizeof(i->parent));
-        copy_column(st, 10, i->home, sizeof(i->home));
-        copy_column(st, 11, i->shell, sizeof(i->shell));
-        copy_column(st, 12, i->groups, sizeof(i->groups));
+        sql_copy_text(st, 6, i->template_name, sizeof(i->template_name));
+        sql_copy_text(st, 7, i->reason, sizeof(i->reason));
+        sql_copy_text(st, 8, i->on_behalf_of, sizeof(i->on_behalf_of));
+        sql_copy_text(st, 9, i->parent, sizeof(i->parent));
+        sql_copy_text(st, 10, i->home, sizeof(i->home));
+        sql_copy_text(st, 11, i->shell, sizeof(i->shell));
+        sql_copy_text(st, 12, i->groups, sizeof(i->groups));
         state = identity_state_from_string((const char *) sqlite3_column_text(st, 13));
         i->state = state < 0 ? IDENTITY_REVOKED : (enum identity_state) state;
         i->created_usec = (uint64_t) sqlite3_column_int64(st, 14);
         i->expires_usec = (uint64_t) sqlite3_column_int64(st, 15);
         i->ended_usec = (uint64_t) sqlite3_column_int64(st, 16);
-        copy_column(st, 17, i->end_reason, sizeof(i->end_reason));
+        sql_copy_text(st, 17, i->end_reason, sizeof(i->end_reason));
 }
 
 /* Run a statement that yields at most one identity row. */
@@ -539,14 +550,14 @@ int store_append_event(struct store *s, const struct event *e) {
 
         sqlite3_bind_int64(st, 1, (int64_t) e->time_usec);
         sqlite3_bind_text(st, 2, event_type_to_string(e->type), -1, SQLITE_STATIC);
-        bind_text_or_null(st, 3, e->agent);
-        bind_id_or_null(st, 4, e->uid);
-        bind_id_or_null(st, 5, e->owner_uid);
-        bind_text_or_null(st, 6, e->template_name);
-        bind_text_or_null(st, 7, e->reason);
-        bind_id_or_null(st, 8, e->caller_uid);
-        bind_id_or_null(st, 9, e->caller_pid);
-        bind_text_or_null(st, 10, e->detail);
+        sql_bind_text_or_null(st, 3, e->agent);
+        sql_bind_id_or_null(st, 4, e->uid);
+        sql_bind_id_or_null(st, 5, e->owner_uid);
+        sql_bind_text_or_null(st, 6, e->template_name);
+        sql_bind_text_or_null(st, 7, e->reason);
+        sql_bind_id_or_null(st, 8, e->caller_uid);
+        sql_bind_id_or_null(st, 9, e->caller_pid);
+        sql_bind_text_or_null(st, 10, e->detail);
         return step_done(s, st);
 }
 

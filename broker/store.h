@@ -55,6 +55,26 @@ int store_commit(struct store *s);
 void store_rollback(struct store *s);
 bool store_in_transaction(struct store *s);
 
+/* One operation's changes, all or nothing: every operation that writes
+ * (rows and their audit event together) does
+ *
+ *         _cleanup_savepoint_ struct savepoint sp = {};
+ *         r = savepoint_begin(&sp, store);
+ *         if (r == 0) r = ...;          (each step, while r == 0)
+ *         r = savepoint_end(&sp, r);
+ *
+ * savepoint_end commits when r >= 0 (a failed commit rolls back and its
+ * error is returned), rolls back when r < 0, and returns r. A savepoint left open
+ * (an early return) is rolled back when sp goes out of scope. */
+struct savepoint {
+        struct store *store;
+        bool open;
+};
+int savepoint_begin(struct savepoint *sp, struct store *s);
+int savepoint_end(struct savepoint *sp, int r);
+void savepoint_rollback(struct savepoint *sp);
+#define _cleanup_savepoint_ __attribute__((cleanup(savepoint_rollback)))
+
 /* Insert a live identity; sets i->id. -EEXIST if the name or a live uid
  * is taken. */
 int store_insert_identity(struct store *s, struct identity *i);

@@ -98,7 +98,7 @@ static int proc_scan(bool (*fn)(void *userdata, const unsigned long ids[3], bool
         int stopped = 0;
 
         if (!d)
-                return -1;
+                return -errno;
         snprintf(self, sizeof(self), "%d", (int) getpid());
         while (!stopped && (de = readdir(d))) {
                 char path[300], buf[2048];

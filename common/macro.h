@@ -40,3 +40,11 @@ static inline void closep(int *fd) {
         })
 
 #define streq(a, b) (strcmp((a), (b)) == 0)
+
+/* A cleanup function for a library's pointer type: funcp(&p) calls
+ * func(p) unless p is NULL. */
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)           \
+        static inline void func##p(type *p) {            \
+                if (*p)                                   \
+                        func(*p);                         \
+        }

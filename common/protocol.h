@@ -7,6 +7,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "macro.h"
+
+/* A json_t reference dropped when its variable goes out of scope
+ * (json_decrefp comes with jansson). */
+#define _cleanup_json_ _cleanup_(json_decrefp)
+
 struct protocol_request {
         char *method;       /* "io.agentid.X" */
         json_t *parameters; /* always an object, possibly empty */

@@ -111,6 +111,44 @@ static void test_rollback_changes_nothing(void **state) {
         assert_int_equal(n, 0);
 }
 
+/* Insert a inside a savepoint, then end it with result r. */
+static int insert_in_savepoint(struct store *s, struct identity *a, int r) {
+        _cleanup_savepoint_ struct savepoint sp = {};
+
+        assert_int_equal(savepoint_begin(&sp, s), 0);
+        assert_int_equal(store_insert_identity(s, a), 0);
+        return savepoint_end(&sp, r);
+}
+
+/* Leave the scope with the savepoint open (an early return). */
+static void insert_and_leave(struct store *s, struct identity *a) {
+        _cleanup_savepoint_ struct savepoint sp = {};
+
+        assert_int_equal(savepoint_begin(&sp, s), 0);
+        assert_int_equal(store_insert_identity(s, a), 0);
+}
+
+static void test_savepoint(void **state) {
+        struct store *s = *state;
+        struct identity a = make("ag-a", 100, 0), b = make("ag-b", 101, 0), c = make("ag-c", 102, 0),
+                        d = make("ag-d", 103, 0), got;
+
+        /* Inside an outer transaction (the broker's turn), as the broker
+         * uses them: each savepoint undoes only its own changes. */
+        assert_int_equal(store_begin(s), 0);
+        assert_int_equal(insert_in_savepoint(s, &a, 0), 0);
+        assert_int_equal(insert_in_savepoint(s, &b, -EIO), -EIO);
+        insert_and_leave(s, &c);
+        assert_int_equal(insert_in_savepoint(s, &d, 7), 7); /* a count is success */
+        assert_true(store_in_transaction(s));
+        assert_int_equal(store_commit(s), 0);
+        assert_false(store_in_transaction(s));
+        assert_int_equal(store_find(s, "ag-a", 0, false, &got), 0);
+        assert_int_equal(store_find(s, "ag-b", 0, false, &got), -ENOENT);
+        assert_int_equal(store_find(s, "ag-c", 0, false, &got), -ENOENT);
+        assert_int_equal(store_find(s, "ag-d", 0, false, &got), 0);
+}
+
 struct collected {
         char names[16][40];
         int n;
@@ -216,6 +254,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_insert_find_end, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_constraints, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rollback_changes_nothing, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_savepoint, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_list_filters_and_pages, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_events_append_only, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_meta_and_reopen, setup, teardown),
