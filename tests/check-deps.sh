@@ -11,7 +11,26 @@
 # objects and agentidd's in $top_builddir.
 set -euo pipefail
 
+# The check itself must be able to fail: two objects that call each other
+# are a cycle it reports (needs a C compiler, as make check does anyway).
+self_test() {
+        local tmp out
+        tmp=$(mktemp -d)
+        printf 'int b_fn(void);\nint a_fn(void) { return b_fn(); }\n' >"$tmp/a.c"
+        printf 'int a_fn(void);\nint b_fn(void) { return 0; }\nint c_fn(void) { return a_fn(); }\n' >"$tmp/b.c"
+        ${CC:-cc} -c -o "$tmp/a.o" "$tmp/a.c" && ${CC:-cc} -c -o "$tmp/b.o" "$tmp/b.c" || { rm -rf "$tmp"; return 99; }
+        if out=$("$0" "$tmp/a.o" "$tmp/b.o"); then
+                echo "check-deps: self-test: a cycle between a.c and b.c went unreported" >&2
+                rm -rf "$tmp"
+                return 1
+        fi
+        rm -rf "$tmp"
+        [[ $out == *"a.c -> b.c: b_fn"* && $out == *"b.c -> a.c: a_fn"* ]] ||
+                { echo "check-deps: self-test: cycle not printed: $out" >&2; return 1; }
+}
+
 if (($# == 0)); then
+        self_test || exit
         builddir=${top_builddir:-.}
         shopt -s nullglob
         objs=("$builddir"/broker/.libs/libagentid_broker_la-*.o)
