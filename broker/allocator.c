@@ -132,39 +132,61 @@ int allocator_pick(struct allocator *a, struct store *store, uint32_t *ret) {
         return -ENOSPC;
 }
 
+/* The first entry of the user (group) database in [min, max] that is no
+ * live agent's: its name and id. Our own agents show up here once
+ * nss_agentid is enabled; only ids with no live identity behind them are
+ * foreign. */
+static bool first_foreign(bool group, uint32_t min, uint32_t max, struct store *store, char *name, size_t size,
+                          uint32_t *ret_id) {
+        bool found = false;
+
+        if (group)
+                setgrent();
+        else
+                setpwent();
+        for (;;) {
+                const char *n;
+                uint32_t id;
+                if (group) {
+                        struct group *gr = getgrent();
+                        if (!gr)
+                                break;
+                        n = gr->gr_name;
+                        id = gr->gr_gid;
+                } else {
+                        struct passwd *pw = getpwent();
+                        if (!pw)
+                                break;
+                        n = pw->pw_name;
+                        id = pw->pw_uid;
+                }
+                if (id < min || id > max || store_uid_is_live(store, id) > 0)
+                        continue;
+                snprintf(name, size, "%s", n);
+                *ret_id = id;
+                found = true;
+                break;
+        }
+        if (group)
+                endgrent();
+        else
+                endpwent();
+        return found;
+}
+
 int allocator_check_range(uint32_t min, uint32_t max, struct store *store, char *error, size_t error_size) {
-        struct passwd *pw;
-        struct group *gr;
-        int r = 0;
+        char name[256];
+        uint32_t id;
 
-        /* Our own agents show up here once nss_agentid is enabled; only
-         * ids with no live identity behind them are foreign. */
-        setpwent();
-        while ((pw = getpwent())) {
-                if (pw->pw_uid < min || pw->pw_uid > max)
-                        continue;
-                if (store_uid_is_live(store, pw->pw_uid) > 0)
-                        continue;
-                snprintf(error, error_size, "uid range %u-%u overlaps user \"%s\" (uid %u)", min, max, pw->pw_name,
-                         (unsigned) pw->pw_uid);
-                r = -EEXIST;
-                break;
+        if (first_foreign(false, min, max, store, name, sizeof(name), &id)) {
+                snprintf(error, error_size, "uid range %u-%u overlaps user \"%s\" (uid %u)", min, max, name,
+                         (unsigned) id);
+                return -EEXIST;
         }
-        endpwent();
-        if (r < 0)
-                return r;
-
-        setgrent();
-        while ((gr = getgrent())) {
-                if (gr->gr_gid < min || gr->gr_gid > max)
-                        continue;
-                if (store_uid_is_live(store, gr->gr_gid) > 0)
-                        continue;
-                snprintf(error, error_size, "uid range %u-%u overlaps group \"%s\" (gid %u)", min, max, gr->gr_name,
-                         (unsigned) gr->gr_gid);
-                r = -EEXIST;
-                break;
+        if (first_foreign(true, min, max, store, name, sizeof(name), &id)) {
+                snprintf(error, error_size, "uid range %u-%u overlaps group \"%s\" (gid %u)", min, max, name,
+                         (unsigned) id);
+                return -EEXIST;
         }
-        endgrent();
-        return r;
+        return 0;
 }

@@ -11,6 +11,7 @@
 
 #include "agentid/protocol.h"
 #include "broker.h"
+#include "duration.h"
 #include "macro.h"
 #include "protocol.h"
 
@@ -40,12 +41,6 @@ struct conn {
         size_t n_close_hooks;
         struct conn *prev, *next;
 };
-
-uint64_t monotonic_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
 
 static int peer_groups(int fd, gid_t primary, struct caller *caller) {
         socklen_t len = 64 * sizeof(gid_t);
@@ -90,7 +85,7 @@ int conn_new(struct broker *b, int fd, uid_t uid, gid_t gid, pid_t pid) {
         c->caller.uid = uid;
         c->caller.gid = gid;
         c->caller.pid = pid;
-        c->last_active_ms = monotonic_ms();
+        c->last_active_ms = monotonic_msec();
         ev.data.ptr = &c->watch;
         if (epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
                 r = -errno;
@@ -243,7 +238,7 @@ void conn_flush_pending(struct broker *b) {
 }
 
 void conn_close_idle(struct broker *b, uint64_t idle_ms) {
-        uint64_t now = monotonic_ms();
+        uint64_t now = monotonic_msec();
 
         for (struct conn *c = b->conns, *next; c; c = next) {
                 next = c->next;
@@ -312,7 +307,7 @@ int conn_read(struct broker *b, struct conn *c,
                 }
                 if (n == 0)
                         return -ECONNRESET;
-                c->last_active_ms = monotonic_ms();
+                c->last_active_ms = monotonic_msec();
                 c->in_len += (size_t) n;
 
                 /* Handle every complete frame; keep the partial tail. */

@@ -61,5 +61,3 @@ int conn_add_close_hook(struct conn *c, conn_close_fn *fn, void *userdata);
 /* Queue a reply (parameters, or error + message) and try to send it:
  * during a turn, after its commit. */
 void conn_send_reply(struct broker *b, struct conn *c, json_t *parameters, const char *error, const char *message);
-
-uint64_t monotonic_ms(void);

@@ -14,6 +14,7 @@
 
 #include "base64url.h"
 #include "broker.h"
+#include "events.h"
 #include "duration.h"
 #include "jwt.h"
 #include "log.h"
@@ -298,15 +299,8 @@ int keyring_rotate(struct broker *b, const struct caller *c, char *old_kid, char
                 snprintf(detail, sizeof(detail), "new signing key %s; %s retired", row.kid, old_kid);
         else
                 snprintf(detail, sizeof(detail), "new signing key %s", row.kid);
-        e = (struct event) {
-                .type = EVENT_ROTATE,
-                .time_usec = now,
-                .uid = -1,
-                .owner_uid = -1,
-                .caller_uid = c ? (int64_t) c->uid : -1,
-                .caller_pid = c ? (int64_t) c->pid : -1,
-                .detail = detail,
-        };
+        e = event_for(EVENT_ROTATE, NULL, c, detail);
+        e.time_usec = now;
         r = savepoint_begin(&sp, b->store);
         if (r == 0 && (r = creds_key_retire_current(b->creds, now)) == 0 && (r = creds_key_insert(b->creds, &row)) == 0)
                 r = audit_record(&b->audit, &e);

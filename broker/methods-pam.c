@@ -22,6 +22,7 @@
 #include "macro.h"
 #include "methods.h"
 #include "names.h"
+#include "proc.h"
 #include "protocol.h"
 #include "step-up.h"
 #include "stepup.h"
@@ -57,31 +58,6 @@ static int param_service(json_t *params, const char **ret, struct reply *reply) 
         return 0;
 }
 
-/* The real uid of the calling process. SO_PEERCRED reports the effective
- * uid, which is 0 in setuid sudo whoever runs it; the real uid is the
- * user who ran it. -1 when the process is gone. */
-static int64_t peer_real_uid(pid_t pid) {
-        char path[64], buf[2048];
-        unsigned long ruid;
-        const char *u;
-        ssize_t n;
-        int fd;
-
-        snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -EPROTO;
-        n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (n <= 0)
-                return -EPROTO;
-        buf[n] = '\0';
-        u = strstr(buf, "\nUid:");
-        if (!u || sscanf(u, "\nUid: %lu", &ruid) != 1)
-                return -EPROTO;
-        return (int64_t) ruid;
-}
-
 /* Only root may say anything about an agent (pam_agentid runs inside sudo,
  * sshd, login, all with euid 0: METHOD_ROOT_ONLY in the method table
  * refuses anyone else before the handler runs), and a process run by an
@@ -96,7 +72,9 @@ static int pam_caller_full(struct broker *b, const struct caller *c, json_t *par
 
         if (json_get_string(params, "agent", &agent) < 0 || !agent_name_is_valid(agent))
                 return reply_fail(reply, AGENTID_ERROR_INVALID_PARAMETER, "agent must be an agent name");
-        ruid = peer_real_uid(c->pid);
+        /* SO_PEERCRED's uid is the effective one, 0 in setuid sudo whoever
+         * runs it; the real uid is the user who ran it. */
+        ruid = proc_real_uid(c->pid);
         if (store_find(b->store, agent, 0, false, i) < 0 ||
             (need_live && (i->state != IDENTITY_LIVE || i->expires_usec <= now_usec())))
                 return reply_fail(reply, AGENTID_ERROR_NO_SUCH_AGENT, "%s is not a live agent", agent);

@@ -316,18 +316,7 @@ int method_redeem_grant(struct broker *b, const struct caller *c, json_t *params
         jti = json_string_value(json_object_get(claims, "jti"));
         snprintf(detail, sizeof(detail), "jti %s, audience %s", jti,
                  json_string_value(json_object_get(claims, "aud")) ?: "(list)");
-        e = (struct event) {
-                .type = EVENT_REDEEM,
-                .time_usec = now_usec(),
-                .agent = i.name,
-                .uid = i.uid,
-                .owner_uid = i.owner_uid,
-                .template_name = i.template_name,
-                .reason = i.reason,
-                .caller_uid = c->uid,
-                .caller_pid = c->pid,
-                .detail = detail,
-        };
+        e = event_for(EVENT_REDEEM, &i, c, detail);
         /* Burn and record in one transaction: a grant is either unused, or
          * used exactly once with the event that says by whom. */
         r = savepoint_begin(&sp, b->store);

@@ -27,25 +27,8 @@ static int parse_id(const char *s, uint32_t *ret) {
         return 0;
 }
 
-int resolve_user(const char *name, uid_t *ret) {
-        struct passwd pw, *res = NULL;
-        char buf[4096];
-        uint32_t id;
-
-        if (parse_id(name, &id) == 0) {
-                *ret = id;
-                return 0;
-        }
-        if (!unix_name_is_valid(name))
-                return -EINVAL;
-        if (getpwnam_r(name, &pw, buf, sizeof(buf), &res) != 0 || !res)
-                return -ESRCH;
-        *ret = res->pw_uid;
-        return 0;
-}
-
-int resolve_group(const char *name, gid_t *ret) {
-        struct group gr, *res = NULL;
+/* A decimal id, or a user (group) name looked up through NSS. */
+static int resolve(const char *name, bool group, uint32_t *ret) {
         char buf[16384];
         uint32_t id;
 
@@ -55,10 +38,36 @@ int resolve_group(const char *name, gid_t *ret) {
         }
         if (!unix_name_is_valid(name))
                 return -EINVAL;
-        if (getgrnam_r(name, &gr, buf, sizeof(buf), &res) != 0 || !res)
-                return -ESRCH;
-        *ret = res->gr_gid;
+        if (group) {
+                struct group gr, *res = NULL;
+                if (getgrnam_r(name, &gr, buf, sizeof(buf), &res) != 0 || !res)
+                        return -ESRCH;
+                *ret = res->gr_gid;
+        } else {
+                struct passwd pw, *res = NULL;
+                if (getpwnam_r(name, &pw, buf, sizeof(buf), &res) != 0 || !res)
+                        return -ESRCH;
+                *ret = res->pw_uid;
+        }
         return 0;
+}
+
+int resolve_user(const char *name, uid_t *ret) {
+        uint32_t id;
+        int r = resolve(name, false, &id);
+
+        if (r == 0)
+                *ret = id;
+        return r;
+}
+
+int resolve_group(const char *name, gid_t *ret) {
+        uint32_t id;
+        int r = resolve(name, true, &id);
+
+        if (r == 0)
+                *ret = id;
+        return r;
 }
 
 struct parse_ctx {

@@ -17,6 +17,7 @@
 #include "agentid/protocol.h"
 #include "broker.h"
 #include "conn.h"
+#include "duration.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "macro.h"
@@ -136,7 +137,7 @@ static void on_listen(struct broker *b) {
 }
 
 static void on_tick(struct broker *b) {
-        uint64_t count, now = monotonic_ms();
+        uint64_t count, now = monotonic_msec();
 
         (void) !read(b->tick_fd, &count, sizeof(count));
         conn_close_idle(b, b->config.idle_timeout_usec / 1000);

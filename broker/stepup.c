@@ -12,6 +12,7 @@
 #include "broker.h"
 #include "conn.h"
 #include "duration.h"
+#include "events.h"
 #include "log.h"
 #include "macro.h"
 #include "sql.h"
@@ -266,18 +267,13 @@ void stepup_untrack(struct broker *b, const char *id) {
 
 int pam_record(struct broker *b, const struct caller *c, int type, const char *agent, int64_t uid, int64_t owner_uid,
                const char *template_name, const char *reason, const char *detail) {
-        struct event e = {
-                .type = (enum event_type) type,
-                .time_usec = now_usec(),
-                .agent = agent,
-                .uid = uid,
-                .owner_uid = owner_uid,
-                .template_name = template_name,
-                .reason = reason && *reason ? reason : NULL,
-                .caller_uid = c ? (int64_t) c->uid : -1,
-                .caller_pid = c ? (int64_t) c->pid : -1,
-                .detail = detail,
-        };
+        struct event e = event_for((enum event_type) type, NULL, c, detail);
+
+        e.agent = agent;
+        e.uid = uid;
+        e.owner_uid = owner_uid;
+        e.template_name = template_name;
+        e.reason = reason && *reason ? reason : NULL;
         return audit_record(&b->audit, &e);
 }
 

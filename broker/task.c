@@ -27,6 +27,7 @@
 #include "lifecycle.h"
 #include "log.h"
 #include "macro.h"
+#include "proc.h"
 
 /* How long a cleaner keeps killing before it reports processes it could
  * not get rid of (a process stuck in uninterruptible sleep, say). */
@@ -58,12 +59,6 @@ unsigned task_count(const struct broker *b) {
         return b->n_tasks;
 }
 
-static uint64_t monotonic_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
-
 static int pidfd_open_compat(pid_t pid) {
         return (int) syscall(SYS_pidfd_open, pid, 0);
 }
@@ -86,49 +81,6 @@ static const char *task_end_to_string(enum task_end e) {
 }
 
 /* ---- processes of one uid ------------------------------------------- */
-
-/* Call fn for every process with its real, effective and saved uid and
- * whether it is a zombie, until fn returns true. A process that vanishes
- * meanwhile is simply skipped. Returns whether fn stopped the scan, or -1
- * if /proc cannot be read. */
-static int proc_scan(bool (*fn)(void *userdata, const unsigned long ids[3], bool zombie), void *userdata) {
-        char self[16];
-        DIR *d = opendir("/proc");
-        struct dirent *de;
-        int stopped = 0;
-
-        if (!d)
-                return -errno;
-        snprintf(self, sizeof(self), "%d", (int) getpid());
-        while (!stopped && (de = readdir(d))) {
-                char path[300], buf[2048];
-                unsigned long ids[3];
-                const char *u, *st;
-                ssize_t n;
-                int fd;
-
-                /* Not ourselves: the cleaner runs as the uid it clears. */
-                if (de->d_name[0] < '1' || de->d_name[0] > '9' || streq(de->d_name, self))
-                        continue;
-                snprintf(path, sizeof(path), "%s/status", de->d_name);
-                fd = openat(dirfd(d), path, O_RDONLY | O_CLOEXEC);
-                if (fd < 0)
-                        continue;
-                n = read(fd, buf, sizeof(buf) - 1);
-                close(fd);
-                if (n <= 0)
-                        continue;
-                buf[n] = '\0';
-                u = strstr(buf, "\nUid:");
-                st = strstr(buf, "\nState:");
-                if (!u || sscanf(u, "\nUid: %lu %lu %lu", &ids[0], &ids[1], &ids[2]) != 3)
-                        continue;
-                stopped = fn(userdata, ids,
-                             st && (strncmp(st, "\nState:\tZ", 9) == 0 || strncmp(st, "\nState:\tX", 9) == 0));
-        }
-        closedir(d);
-        return stopped;
-}
 
 static bool is_live_process_of(void *userdata, const unsigned long ids[3], bool zombie) {
         unsigned long uid = *(const uid_t *) userdata;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "agentid/protocol.h"
+#include "duration.h"
 #include "macro.h"
 #include "protocol.h"
 
@@ -28,18 +29,12 @@ const char *agentid_socket_path(const char *explicit_path) {
         return AGENTID_SOCKET_PATH_DEFAULT;
 }
 
-static int64_t monotonic_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int wait_fd(int fd, short events, int64_t deadline_ms) {
         struct pollfd p = { .fd = fd, .events = events };
         int r;
 
         for (;;) {
-                int64_t left = deadline_ms - monotonic_ms();
+                int64_t left = deadline_ms - (int64_t) monotonic_msec();
                 if (left <= 0)
                         return -ETIMEDOUT;
                 r = poll(&p, 1, (int) (left > INT32_MAX ? INT32_MAX : left));
@@ -56,7 +51,7 @@ static int wait_fd(int fd, short events, int64_t deadline_ms) {
 int agentid_connect(const char *path, int timeout_ms) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         _cleanup_close_ int fd = -1;
-        int64_t deadline = monotonic_ms() + timeout_ms;
+        int64_t deadline = (int64_t) monotonic_msec() + timeout_ms;
         int r;
 
         if (strlen(path) >= sizeof(sa.sun_path))
@@ -82,7 +77,7 @@ int agentid_connect(const char *path, int timeout_ms) {
 
 int agentid_send(int fd, const char *method, json_t *parameters, const int *fds, size_t n_fds, int timeout_ms) {
         _cleanup_free_ char *req = NULL;
-        int64_t deadline = monotonic_ms() + timeout_ms;
+        int64_t deadline = (int64_t) monotonic_msec() + timeout_ms;
         union {
                 char buf[CMSG_SPACE(sizeof(int) * 3)];
                 struct cmsghdr align;
@@ -135,7 +130,7 @@ void agentid_reader_done(struct agentid_reader *r) {
 }
 
 int agentid_read_reply(struct agentid_reader *rd, int timeout_ms, json_t **ret_parameters, char **ret_error) {
-        int64_t deadline = timeout_ms < 0 ? INT64_MAX : monotonic_ms() + timeout_ms;
+        int64_t deadline = timeout_ms < 0 ? INT64_MAX : (int64_t) monotonic_msec() + timeout_ms;
         size_t scanned = 0;
         int r;
 

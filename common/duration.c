@@ -93,10 +93,18 @@ char *duration_format(uint64_t usec, char *buf, size_t size) {
         return buf;
 }
 
-uint64_t now_usec(void) {
+static uint64_t clock_usec(clockid_t clock) {
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
+        clock_gettime(clock, &ts);
         return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+uint64_t now_usec(void) {
+        return clock_usec(CLOCK_REALTIME);
+}
+
+uint64_t monotonic_usec(void) {
+        return clock_usec(CLOCK_MONOTONIC);
 }
 
 char *rfc3339_format(uint64_t usec, char *buf, size_t size) {

@@ -12,8 +12,13 @@ int duration_parse(const char *s, uint64_t *ret_usec);
  * second (to the millisecond below one second). */
 char *duration_format(uint64_t usec, char *buf, size_t size);
 
-/* Current CLOCK_REALTIME in microseconds. */
+/* Current CLOCK_REALTIME in microseconds: for timestamps and deadlines
+ * that must survive a restart. */
 uint64_t now_usec(void);
+/* Current CLOCK_MONOTONIC in microseconds and milliseconds: for timeouts
+ * and durations measured inside one process. */
+uint64_t monotonic_usec(void);
+#define monotonic_msec() (monotonic_usec() / 1000)
 
 /* Format epoch microseconds as RFC 3339 UTC ("2026-11-23T07:30:00Z"). */
 char *rfc3339_format(uint64_t usec, char *buf, size_t size);

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+#include "proc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "macro.h"
+
+/* Read status (relative to dir_fd) for its three uids and zombie state. */
+static int read_status(int dir_fd, const char *path, unsigned long ids[3], bool *zombie) {
+        char buf[2048];
+        const char *u, *st;
+        ssize_t n;
+        int fd = openat(dir_fd, path, O_RDONLY | O_CLOEXEC);
+
+        if (fd < 0)
+                return -errno;
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+                return -EIO;
+        buf[n] = '\0';
+        u = strstr(buf, "\nUid:");
+        if (!u || sscanf(u, "\nUid: %lu %lu %lu", &ids[0], &ids[1], &ids[2]) != 3)
+                return -EBADMSG;
+        st = strstr(buf, "\nState:");
+        *zombie = st && (strncmp(st, "\nState:\tZ", 9) == 0 || strncmp(st, "\nState:\tX", 9) == 0);
+        return 0;
+}
+
+int64_t proc_real_uid(pid_t pid) {
+        char path[64];
+        unsigned long ids[3];
+        bool zombie;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+        return read_status(AT_FDCWD, path, ids, &zombie) < 0 ? -1 : (int64_t) ids[0];
+}
+
+int proc_scan(bool (*fn)(void *userdata, const unsigned long ids[3], bool zombie), void *userdata) {
+        char self[16];
+        DIR *d = opendir("/proc");
+        struct dirent *de;
+        int stopped = 0;
+
+        if (!d)
+                return -errno;
+        snprintf(self, sizeof(self), "%d", (int) getpid());
+        while (!stopped && (de = readdir(d))) {
+                char path[300];
+                unsigned long ids[3];
+                bool zombie;
+
+                /* Not ourselves: the cleaner runs as the uid it clears. */
+                if (de->d_name[0] < '1' || de->d_name[0] > '9' || streq(de->d_name, self))
+                        continue;
+                snprintf(path, sizeof(path), "%s/status", de->d_name);
+                if (read_status(dirfd(d), path, ids, &zombie) < 0)
+                        continue;
+                stopped = fn(userdata, ids, zombie);
+        }
+        closedir(d);
+        return stopped;
+}

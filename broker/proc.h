@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+/* What /proc says about processes: their real, effective and saved uids
+ * (the Uid: line of /proc/PID/status) and whether they are zombies. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* The real uid of process pid, or -1 when it is gone. SO_PEERCRED reports
+ * the effective uid; this is who ran it. */
+int64_t proc_real_uid(pid_t pid);
+
+/* Call fn for every process but this one with its real, effective and saved
+ * uid and whether it is a zombie, until fn returns true. A process that
+ * vanishes meanwhile is skipped. Returns whether fn stopped the scan, or a
+ * negative errno when /proc cannot be read. */
+int proc_scan(bool (*fn)(void *userdata, const unsigned long ids[3], bool zombie), void *userdata);
