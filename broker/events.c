@@ -38,3 +38,15 @@ void broker_record_denial(struct broker *b, const struct caller *c, const char *
         if (broker_record_event(b, &e) < 0)
                 log_error("could not record a denial for uid %u: %s", (unsigned) c->uid, detail);
 }
+
+int event_record_agent(struct broker *b, const struct caller *c, enum event_type type, const char *agent, int64_t uid,
+                       int64_t owner_uid, const char *template_name, const char *reason, const char *detail) {
+        struct event e = event_for(type, NULL, c, detail);
+
+        e.agent = agent;
+        e.uid = uid;
+        e.owner_uid = owner_uid;
+        e.template_name = template_name;
+        e.reason = reason && *reason ? reason : NULL;
+        return audit_record(&b->audit, &e);
+}

@@ -6,12 +6,21 @@
 #include "audit.h"
 #include "agentid/identity.h"
 
+#include <stdint.h>
+
 struct broker;
 struct caller;
 
 /* An event about identity i (NULL: none) asked for by c (NULL: the
  * broker itself), stamped now. */
 struct event event_for(enum event_type type, const struct identity *i, const struct caller *c, const char *detail);
+
+/* Record one event about the agent named agent (uid, owner_uid, template
+ * and reason as given, "" reason as none) inside the caller's transaction:
+ * for rows that name an agent without its identity record (step-up
+ * requests, PAM sessions). */
+int event_record_agent(struct broker *b, const struct caller *c, enum event_type type, const char *agent, int64_t uid,
+                       int64_t owner_uid, const char *template_name, const char *reason, const char *detail);
 
 /* Record one event in a transaction of its own (a savepoint inside the
  * turn's). 0, or a negative errno and nothing recorded. */

@@ -22,15 +22,16 @@
 #include "macro.h"
 #include "methods.h"
 #include "names.h"
+#include "pam-session.h"
 #include "proc.h"
 #include "protocol.h"
-#include "step-up.h"
+#include "stepup-service.h"
 #include "stepup.h"
 
 static enum step_rule template_rule(const struct template *t, const char *service) {
         if (!t)
                 return STEP_DENY; /* its template is gone: nothing is allowed */
-        return service_is_step_up(service) ? t->sudo : t->ssh;
+        return service_is_stepup(service) ? t->sudo : t->ssh;
 }
 
 static int strictness(enum step_rule r) {
@@ -122,14 +123,14 @@ static int record_one(struct broker *b, const struct caller *c, int type, const 
         int r = savepoint_begin(&sp, b->store);
 
         if (r == 0)
-                r = pam_record(b, c, type, i->name, i->uid, i->owner_uid, i->template_name, i->reason, detail);
+                r = event_record_agent(b, c, type, i->name, i->uid, i->owner_uid, i->template_name, i->reason, detail);
         return savepoint_end(&sp, r);
 }
 
 /* io.agentid.StepUp: may this agent use this service now? With a token for
  * login services (checked exactly as VerifyToken does); then the template's
  * rule, tightened by the module's: allow, deny, or a pending request. */
-int method_step_up(struct broker *b, struct conn *conn, json_t *params, struct reply *reply) {
+int method_stepup(struct broker *b, struct conn *conn, json_t *params, struct reply *reply) {
         static const char *const known[] = { "agent", "service", "token", "audience", "rule", "command",
                                              "tty",   "rhost",   "timeout", NULL };
         const struct caller *c = conn_caller(conn);
@@ -201,20 +202,20 @@ int method_step_up(struct broker *b, struct conn *conn, json_t *params, struct r
         if (rule == STEP_DENY) {
                 snprintf(detail, sizeof(detail), "%s for %s refused: %s (template %s says %s = deny)%s%.900s", service,
                          i.name, asked == STEP_DENY ? "denied to agents by this host's PAM configuration" : "policy",
-                         i.template_name, service_is_step_up(service) ? "sudo" : "ssh", command[0] ? "; command: " : "",
+                         i.template_name, service_is_stepup(service) ? "sudo" : "ssh", command[0] ? "; command: " : "",
                          command);
                 broker_record_denial(b, c, i.name, i.template_name, detail);
                 return reply_fail(reply, AGENTID_ERROR_PERMISSION_DENIED, "%s", detail);
         }
         /* A login on someone else's behalf needs the agent's proof (a
          * refusal above needs none: nothing is granted). */
-        if (!token && !service_is_step_up(service) && ruid != (int64_t) i.uid)
+        if (!token && !service_is_stepup(service) && ruid != (int64_t) i.uid)
                 return reply_fail(reply, AGENTID_ERROR_INVALID_PARAMETER,
                                   "%s is a login service: the agent's token is required", service);
         if (rule == STEP_ALLOW) {
                 /* Step-ups allowed by policy are on record; logins are
                  * recorded when their session opens. */
-                if (service_is_step_up(service)) {
+                if (service_is_stepup(service)) {
                         snprintf(detail, sizeof(detail), "%s allowed by policy (template %s): %.900s", service,
                                  i.template_name, command);
                         r = record_one(b, c, EVENT_STEPUP_OUTCOME, &i, detail);
@@ -251,8 +252,8 @@ int method_step_up(struct broker *b, struct conn *conn, json_t *params, struct r
         if (r == 0)
                 r = stepup_insert(b, &req);
         if (r == 0)
-                r = pam_record(b, c, EVENT_STEPUP_REQUEST, i.name, i.uid, i.owner_uid, i.template_name, i.reason,
-                               detail);
+                r = event_record_agent(b, c, EVENT_STEPUP_REQUEST, i.name, i.uid, i.owner_uid, i.template_name,
+                                       i.reason, detail);
         r = savepoint_end(&sp, r);
         if (r < 0)
                 return reply_fail(reply, AGENTID_ERROR_AUDIT_FAILED,
@@ -278,8 +279,8 @@ static int use_approval(struct broker *b, const struct caller *c, struct stepup_
         if (e == 0) {
                 snprintf(detail, sizeof(detail), "request %s (%s: %.900s) used: approved by uid %" PRId64, r->id,
                          r->service, r->command, r->decided_by);
-                e = pam_record(b, c, EVENT_STEPUP_OUTCOME, r->agent, r->uid, r->owner_uid, r->template_name, r->reason,
-                               detail);
+                e = event_record_agent(b, c, EVENT_STEPUP_OUTCOME, r->agent, r->uid, r->owner_uid, r->template_name,
+                                       r->reason, detail);
         }
         e = savepoint_end(&sp, e);
         if (e == 0)
@@ -288,7 +289,7 @@ static int use_approval(struct broker *b, const struct caller *c, struct stepup_
 }
 
 /* io.agentid.StepUpWait: only on the connection that made the request. */
-int method_step_up_wait(struct broker *b, struct conn *conn, json_t *params, struct reply *reply) {
+int method_stepup_wait(struct broker *b, struct conn *conn, json_t *params, struct reply *reply) {
         static const char *const known[] = { "id", NULL };
         const char *id;
         struct stepup_request r;
@@ -372,7 +373,7 @@ static int list_one(void *userdata, const struct stepup_request *r) {
 }
 
 /* io.agentid.StepUpList: the pending requests this caller may decide. */
-int method_step_up_list(struct broker *b, const struct caller *c, json_t *params, struct reply *reply) {
+int method_stepup_list(struct broker *b, const struct caller *c, json_t *params, struct reply *reply) {
         static const char *const known[] = { NULL };
         struct list_ctx ctx = { .b = b, .c = c, .out = json_array(), .now = now_usec() };
 
@@ -389,7 +390,7 @@ int method_step_up_list(struct broker *b, const struct caller *c, json_t *params
 }
 
 /* io.agentid.StepUpDecide {id, decision: approve|deny, reason}. */
-int method_step_up_decide(struct broker *b, const struct caller *c, json_t *params, struct reply *reply) {
+int method_stepup_decide(struct broker *b, const struct caller *c, json_t *params, struct reply *reply) {
         static const char *const known[] = { "id", "decision", "reason", NULL };
         _cleanup_savepoint_ struct savepoint sp = {};
         const char *id, *decision, *reason;
@@ -434,8 +435,8 @@ int method_step_up_decide(struct broker *b, const struct caller *c, json_t *para
         if (e == 0)
                 e = stepup_set_state(b, id, approve ? STEPUP_APPROVED : STEPUP_DENIED, c->uid, reason);
         if (e == 0)
-                e = pam_record(b, c, approve ? EVENT_STEPUP_APPROVE : EVENT_STEPUP_DENY, r.agent, r.uid, r.owner_uid,
-                               r.template_name, r.reason, detail);
+                e = event_record_agent(b, c, approve ? EVENT_STEPUP_APPROVE : EVENT_STEPUP_DENY, r.agent, r.uid,
+                                       r.owner_uid, r.template_name, r.reason, detail);
         e = savepoint_end(&sp, e);
         if (e < 0)
                 return reply_fail(reply, e == -ESTALE ? AGENTID_ERROR_NO_SUCH_REQUEST : AGENTID_ERROR_AUDIT_FAILED,
@@ -474,7 +475,7 @@ int method_pam_account(struct broker *b, const struct caller *c, json_t *params,
         rule = template_rule(t, service);
         if (rule == STEP_DENY) {
                 snprintf(detail, sizeof(detail), "%s for %s refused: template %s says %s = deny", service, i.name,
-                         i.template_name, service_is_step_up(service) ? "sudo" : "ssh");
+                         i.template_name, service_is_stepup(service) ? "sudo" : "ssh");
                 broker_record_denial(b, c, i.name, i.template_name, detail);
                 return reply_fail(reply, AGENTID_ERROR_PERMISSION_DENIED, "%s", detail);
         }
@@ -515,7 +516,8 @@ int method_session_open(struct broker *b, const struct caller *c, json_t *params
                 snprintf(detail, sizeof(detail), "session %" PRId64 " opened: %s, pid %" PRIu64 ", tty %s, rhost %s%s",
                          id, service, pid, tty[0] ? tty : "-", rhost[0] ? rhost : "-",
                          t && t->lifetime == LIFETIME_SESSION ? "; the identity ends with it" : "");
-                r = pam_record(b, c, EVENT_SESSION_OPEN, i.name, i.uid, i.owner_uid, i.template_name, i.reason, detail);
+                r = event_record_agent(b, c, EVENT_SESSION_OPEN, i.name, i.uid, i.owner_uid, i.template_name, i.reason,
+                                       detail);
         }
         r = savepoint_end(&sp, r);
         if (r < 0)
@@ -554,7 +556,8 @@ int method_session_close(struct broker *b, const struct caller *c, json_t *param
         if (r == 0) {
                 snprintf(detail, sizeof(detail), "session %" PRIu64 " (%s) closed%s", session, service,
                          revoke ? "; the identity lives for one session, so it is revoked" : "");
-                r = pam_record(b, c, EVENT_SESSION_CLOSE, i.name, i.uid, i.owner_uid, i.template_name, i.reason, detail);
+                r = event_record_agent(b, c, EVENT_SESSION_CLOSE, i.name, i.uid, i.owner_uid, i.template_name, i.reason,
+                                       detail);
         }
         /* Close and revoke together: a per-session identity never outlives
          * its session's record. */

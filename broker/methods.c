@@ -32,11 +32,11 @@ static const struct method methods[] = {
         /* pam_agentid (root only) and approvers (methods-pam.c). StepUp
          * registers its connection as the requester's; StepUpWait parks
          * it until a decision. */
-        { AGENTID_METHOD_STEP_UP, METHOD_ROOT_ONLY | METHOD_CONN, NULL, method_step_up },
+        { AGENTID_METHOD_STEP_UP, METHOD_ROOT_ONLY | METHOD_CONN, NULL, method_stepup },
         { AGENTID_METHOD_STEP_UP_WAIT, METHOD_ROOT_ONLY | METHOD_CONN | METHOD_KEEPS_CONN, NULL,
-          method_step_up_wait },
-        { AGENTID_METHOD_STEP_UP_LIST, 0, method_step_up_list, NULL },
-        { AGENTID_METHOD_STEP_UP_DECIDE, 0, method_step_up_decide, NULL },
+          method_stepup_wait },
+        { AGENTID_METHOD_STEP_UP_LIST, 0, method_stepup_list, NULL },
+        { AGENTID_METHOD_STEP_UP_DECIDE, 0, method_stepup_decide, NULL },
         { AGENTID_METHOD_PAM_ACCOUNT, METHOD_ROOT_ONLY, method_pam_account, NULL },
         { AGENTID_METHOD_SESSION_OPEN, METHOD_ROOT_ONLY, method_session_open, NULL },
         { AGENTID_METHOD_SESSION_CLOSE, METHOD_ROOT_ONLY, method_session_close, NULL },

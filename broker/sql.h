@@ -9,6 +9,13 @@
 
 #include "macro.h"
 
+/* An SQLite result code as a negative errno (0 for OK, DONE, ROW):
+ * -EEXIST for a constraint, -ENOMEM, -EBUSY, -ENOSPC, -EROFS, else -EIO. */
+int sql_errno(int rc);
+/* Prepare a statement for one call (finalize it: _cleanup_stmt_); errors
+ * are logged. 0 or a negative errno. */
+int sql_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret);
+
 /* NULL or "" binds SQL NULL. The text must stay valid until the statement
  * is reset or finalized. */
 void sql_bind_text_or_null(sqlite3_stmt *st, int idx, const char *v);

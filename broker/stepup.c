@@ -34,16 +34,8 @@ static int state_from_string(const char *s) {
 }
 
 /* These statements run a few times per sudo or login, not per lookup:
- * prepared per call, which keeps this file free of lifetime bookkeeping. */
-static int prepare(struct broker *b, const char *sql, sqlite3_stmt **ret) {
-        int rc = sqlite3_prepare_v2(store_sqlite(b->store), sql, -1, ret, NULL);
-        if (rc != SQLITE_OK) {
-                log_error("database: %s", store_error(b->store));
-                return store_sqlite_errno(rc);
-        }
-        return 0;
-}
-
+ * prepared per call (sql_prepare), which keeps this file free of lifetime
+ * bookkeeping. */
 #define REQUEST_COLUMNS                                                                                        \
         "id, agent, uid, owner_uid, template, service, command, tty, rhost, reason, caller_pid, state, " \
         "created_usec, expires_usec, decided_by, decision_reason"
@@ -73,10 +65,10 @@ static void read_request(sqlite3_stmt *st, struct stepup_request *r) {
 
 int stepup_insert(struct broker *b, const struct stepup_request *r) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int rc, e = prepare(b,
-                            "INSERT INTO stepup_requests (" REQUEST_COLUMNS ") VALUES "
-                            "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'pending', ?12, ?13, NULL, NULL)",
-                            &st);
+        int rc, e = sql_prepare(store_sqlite(b->store),
+                                "INSERT INTO stepup_requests (" REQUEST_COLUMNS ") VALUES "
+                                "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'pending', ?12, ?13, NULL, NULL)",
+                                &st);
         if (e < 0)
                 return e;
         sqlite3_bind_text(st, 1, r->id, -1, SQLITE_TRANSIENT);
@@ -93,19 +85,20 @@ int stepup_insert(struct broker *b, const struct stepup_request *r) {
         sqlite3_bind_int64(st, 12, (sqlite3_int64) r->created_usec);
         sqlite3_bind_int64(st, 13, (sqlite3_int64) r->expires_usec);
         rc = sqlite3_step(st);
-        return store_sqlite_errno(rc);
+        return sql_errno(rc);
 }
 
 int stepup_get(struct broker *b, const char *id, struct stepup_request *ret) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int rc, e = prepare(b, "SELECT " REQUEST_COLUMNS " FROM stepup_requests WHERE id = ?1", &st);
+        int rc, e = sql_prepare(store_sqlite(b->store), "SELECT " REQUEST_COLUMNS " FROM stepup_requests WHERE id = ?1",
+                                &st);
         if (e < 0)
                 return e;
         sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
         rc = sqlite3_step(st);
         if (rc == SQLITE_ROW)
                 read_request(st, ret);
-        return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : store_sqlite_errno(rc);
+        return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : sql_errno(rc);
 }
 
 int stepup_set_state(struct broker *b, const char *id, enum stepup_state state, int64_t decided_by,
@@ -114,12 +107,13 @@ int stepup_set_state(struct broker *b, const char *id, enum stepup_state state, 
         /* Only an open request moves: a decision can never be taken back,
          * and a used approval can never be used again. USED is reached
          * from APPROVED only. */
-        int rc, e = prepare(b,
-                            "UPDATE stepup_requests SET state = ?2, "
-                            "decided_by = coalesce(?3, decided_by), decided_usec = coalesce(?5, decided_usec), "
-                            "decision_reason = coalesce(?4, decision_reason) "
-                            "WHERE id = ?1 AND (state = 'pending' OR (state = 'approved' AND ?2 IN ('used', 'expired')))",
-                            &st);
+        int rc, e = sql_prepare(store_sqlite(b->store),
+                                "UPDATE stepup_requests SET state = ?2, "
+                                "decided_by = coalesce(?3, decided_by), decided_usec = coalesce(?5, decided_usec), "
+                                "decision_reason = coalesce(?4, decision_reason) "
+                                "WHERE id = ?1 AND "
+                                "(state = 'pending' OR (state = 'approved' AND ?2 IN ('used', 'expired')))",
+                                &st);
         if (e < 0)
                 return e;
         sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
@@ -133,7 +127,7 @@ int stepup_set_state(struct broker *b, const char *id, enum stepup_state state, 
         }
         sql_bind_text_or_null(st, 4, decision_reason);
         rc = sqlite3_step(st);
-        e = store_sqlite_errno(rc);
+        e = sql_errno(rc);
         if (e == 0 && sqlite3_changes(store_sqlite(b->store)) != 1)
                 e = -ESTALE;
         return e;
@@ -141,10 +135,10 @@ int stepup_set_state(struct broker *b, const char *id, enum stepup_state state, 
 
 int stepup_list_open(struct broker *b, int (*cb)(void *userdata, const struct stepup_request *r), void *userdata) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int rc, r = 0, e = prepare(b,
-                                   "SELECT " REQUEST_COLUMNS " FROM stepup_requests "
-                                   "WHERE state IN ('pending', 'approved') ORDER BY created_usec, id",
-                                   &st);
+        int rc, r = 0, e = sql_prepare(store_sqlite(b->store),
+                                       "SELECT " REQUEST_COLUMNS " FROM stepup_requests "
+                                       "WHERE state IN ('pending', 'approved') ORDER BY created_usec, id",
+                                       &st);
         if (e < 0)
                 return e;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -156,51 +150,7 @@ int stepup_list_open(struct broker *b, int (*cb)(void *userdata, const struct st
         }
         if (r < 0)
                 return r;
-        return rc == SQLITE_DONE ? 0 : store_sqlite_errno(rc);
-}
-
-int pam_session_insert(struct broker *b, const struct identity *i, const char *service, int64_t pid, const char *tty,
-                       const char *rhost, int64_t *ret_id) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int rc, e = prepare(b,
-                            "INSERT INTO pam_sessions (agent, uid, service, pid, tty, rhost, opened_usec) "
-                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                            &st);
-        if (e < 0)
-                return e;
-        sqlite3_bind_text(st, 1, i->name, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 2, i->uid);
-        sqlite3_bind_text(st, 3, service, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 4, pid);
-        sql_bind_text_or_null(st, 5, tty);
-        sql_bind_text_or_null(st, 6, rhost);
-        sqlite3_bind_int64(st, 7, (sqlite3_int64) now_usec());
-        rc = sqlite3_step(st);
-        if (rc != SQLITE_DONE)
-                return store_sqlite_errno(rc) ?: -EIO;
-        *ret_id = sqlite3_last_insert_rowid(store_sqlite(b->store));
-        return 0;
-}
-
-int pam_session_close(struct broker *b, int64_t id, const char *agent, char *service, size_t service_size) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int rc, e = prepare(b,
-                            "UPDATE pam_sessions SET closed_usec = ?3 WHERE id = ?1 AND agent = ?2 "
-                            "AND closed_usec IS NULL RETURNING service",
-                            &st);
-        if (e < 0)
-                return e;
-        sqlite3_bind_int64(st, 1, id);
-        sqlite3_bind_text(st, 2, agent, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 3, (sqlite3_int64) now_usec());
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-                sql_copy_text(st, 0, service, service_size);
-                rc = sqlite3_step(st);
-                e = 0;
-        } else
-                e = rc == SQLITE_DONE ? -ENOENT : store_sqlite_errno(rc);
-        return e;
+        return rc == SQLITE_DONE ? 0 : sql_errno(rc);
 }
 
 /* ---- connections behind requests --------------------------------------- */
@@ -265,18 +215,6 @@ void stepup_untrack(struct broker *b, const char *id) {
                 }
 }
 
-int pam_record(struct broker *b, const struct caller *c, int type, const char *agent, int64_t uid, int64_t owner_uid,
-               const char *template_name, const char *reason, const char *detail) {
-        struct event e = event_for((enum event_type) type, NULL, c, detail);
-
-        e.agent = agent;
-        e.uid = uid;
-        e.owner_uid = owner_uid;
-        e.template_name = template_name;
-        e.reason = reason && *reason ? reason : NULL;
-        return audit_record(&b->audit, &e);
-}
-
 int stepup_finish(struct broker *b, const struct caller *c, const char *id, enum stepup_state state,
                   const char *why) {
         _cleanup_savepoint_ struct savepoint sp = {};
@@ -292,8 +230,8 @@ int stepup_finish(struct broker *b, const struct caller *c, const char *id, enum
         if (e == 0) {
                 snprintf(detail, sizeof(detail), "request %s (%s: %.900s) %s: %s", id, r.service, r.command,
                          stepup_state_to_string(state), why);
-                e = pam_record(b, c, EVENT_STEPUP_OUTCOME, r.agent, r.uid, r.owner_uid, r.template_name, r.reason,
-                               detail);
+                e = event_record_agent(b, c, EVENT_STEPUP_OUTCOME, r.agent, r.uid, r.owner_uid, r.template_name,
+                                       r.reason, detail);
         }
         return savepoint_end(&sp, e);
 }

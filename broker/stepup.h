@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Step-up requests (sudo held for a human's approval) and PAM sessions:
- * their rows (schema step 3 in store.c), the connections waiting for a
- * decision, and the expiry of requests nobody decided. See docs/pam.md. */
+/* Step-up requests (sudo held for a human's approval): their rows (schema
+ * step 3 in store.c), the connections waiting for a decision, and the
+ * expiry of requests nobody decided. See docs/pam.md. */
 #pragma once
 
 #include <jansson.h>
@@ -53,12 +53,6 @@ int stepup_set_state(struct broker *b, const char *id, enum stepup_state state, 
 /* Open (pending or approved) requests, oldest first. */
 int stepup_list_open(struct broker *b, int (*cb)(void *userdata, const struct stepup_request *r), void *userdata);
 
-/* Sessions. */
-int pam_session_insert(struct broker *b, const struct identity *i, const char *service, int64_t pid, const char *tty,
-                       const char *rhost, int64_t *ret_id);
-/* Close an open session of agent; -ENOENT if there is none by that id. */
-int pam_session_close(struct broker *b, int64_t id, const char *agent, char *service, size_t service_size);
-
 /* The connection that made a request, and whether it waits now. Tracking
  * registers a close hook on conn: when it closes, its requests are
  * abandoned (expired). */
@@ -74,9 +68,6 @@ void stepup_notify(struct broker *b, const struct stepup_request *r);
  * those a previous broker left open. */
 void stepup_housekeeping(struct broker *b);
 
-/* Record one PAM event inside the current transaction. */
-int pam_record(struct broker *b, const struct caller *c, int type, const char *agent, int64_t uid, int64_t owner_uid,
-               const char *template_name, const char *reason, const char *detail);
 /* End a request (expired, abandoned) with its outcome event, in its own
  * savepoint. */
 int stepup_finish(struct broker *b, const struct caller *c, const char *id, enum stepup_state state,

@@ -77,7 +77,7 @@ static void done(sqlite3_stmt *st) {
 }
 
 static int step_done(struct creds_store *cs, sqlite3_stmt *st) {
-        int rc = sqlite3_step(st), r = rc == SQLITE_DONE ? 0 : store_sqlite_errno(rc);
+        int rc = sqlite3_step(st), r = rc == SQLITE_DONE ? 0 : sql_errno(rc);
 
         if (r < 0 && r != -EEXIST)
                 log_error("database: %s", sqlite3_errmsg(cs->db));
@@ -103,7 +103,7 @@ int creds_keys_list(struct creds_store *cs, int (*cb)(void *userdata, const stru
                         break;
         }
         if (r == 0 && rc != SQLITE_DONE)
-                r = store_sqlite_errno(rc);
+                r = sql_errno(rc);
         done(st);
         return r;
 }
@@ -158,7 +158,7 @@ int creds_token_get(struct creds_store *cs, const char *jti, enum token_kind *re
                 *ret_redeemed_usec = (uint64_t) sqlite3_column_int64(st, 2);
                 r = 0;
         } else
-                r = rc == SQLITE_DONE ? -ENOENT : store_sqlite_errno(rc);
+                r = rc == SQLITE_DONE ? -ENOENT : sql_errno(rc);
         done(st);
         return r;
 }
@@ -190,7 +190,7 @@ int creds_count_live_children(struct creds_store *cs, const char *parent, uint64
                 *ret = (uint64_t) sqlite3_column_int64(st, 0);
                 r = 0;
         } else
-                r = store_sqlite_errno(rc == SQLITE_DONE ? SQLITE_ERROR : rc);
+                r = sql_errno(rc == SQLITE_DONE ? SQLITE_ERROR : rc);
         done(st);
         return r;
 }
@@ -218,7 +218,7 @@ int creds_list_live_children(struct creds_store *cs, const char *parent,
                 ids[n++] = sqlite3_column_int64(st, 0);
         }
         if (r == 0 && rc != SQLITE_DONE)
-                r = store_sqlite_errno(rc);
+                r = sql_errno(rc);
         done(st);
         for (size_t k = 0; r == 0 && k < n; k++)
                 r = cb(userdata, ids[k]);

@@ -165,30 +165,6 @@ const char *store_error(struct store *s) {
         return s && s->db ? sqlite3_errmsg(s->db) : "no database";
 }
 
-int store_sqlite_errno(int rc) {
-        switch (rc & 0xff) {
-        case SQLITE_OK:
-        case SQLITE_DONE:
-        case SQLITE_ROW:
-                return 0;
-        case SQLITE_CONSTRAINT:
-                return -EEXIST;
-        case SQLITE_NOMEM:
-                return -ENOMEM;
-        case SQLITE_BUSY:
-        case SQLITE_LOCKED:
-                return -EBUSY;
-        case SQLITE_FULL:
-                return -ENOSPC;
-        case SQLITE_READONLY:
-        case SQLITE_PERM:
-        case SQLITE_AUTH:
-                return -EROFS;
-        default:
-                return -EIO;
-        }
-}
-
 static int exec(struct store *s, const char *sql) {
         char *err = NULL;
         int rc = sqlite3_exec(s->db, sql, NULL, NULL, &err);
@@ -196,7 +172,7 @@ static int exec(struct store *s, const char *sql) {
         if (rc != SQLITE_OK) {
                 log_error("database: %s", err ? err : sqlite3_errstr(rc));
                 sqlite3_free(err);
-                return store_sqlite_errno(rc);
+                return sql_errno(rc);
         }
         return 0;
 }
@@ -301,7 +277,7 @@ void store_close(struct store *s) {
 /* Run a statement that returns no rows, then reset it. */
 static int step_done(struct store *s, sqlite3_stmt *st) {
         int rc = sqlite3_step(st);
-        int r = rc == SQLITE_DONE ? 0 : store_sqlite_errno(rc);
+        int r = rc == SQLITE_DONE ? 0 : sql_errno(rc);
 
         if (r < 0 && r != -EEXIST)
                 log_error("database: %s", store_error(s));
@@ -463,7 +439,7 @@ static int step_identity(sqlite3_stmt *st, struct identity *ret) {
                 row_to_identity(st, ret);
                 r = 0;
         } else
-                r = rc == SQLITE_DONE ? -ENOENT : store_sqlite_errno(rc);
+                r = rc == SQLITE_DONE ? -ENOENT : sql_errno(rc);
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
         return r;
@@ -493,7 +469,7 @@ static int query_int(struct store *s, sqlite3_stmt *st, int64_t *ret) {
                 *ret = sqlite3_column_int64(st, 0);
                 r = 1;
         } else
-                r = rc == SQLITE_DONE ? 0 : store_sqlite_errno(rc);
+                r = rc == SQLITE_DONE ? 0 : sql_errno(rc);
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
         if (r < 0)
@@ -538,7 +514,7 @@ int store_list(struct store *s, const struct store_filter *f, int (*cb)(void *us
         }
         if (r == 0 && rc != SQLITE_DONE) {
                 log_error("database: %s", store_error(s));
-                r = store_sqlite_errno(rc);
+                r = sql_errno(rc);
         }
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
@@ -610,7 +586,7 @@ int store_list_live_tasks(struct store *s, int (*cb)(void *userdata, const struc
                 list[n++] = i;
         }
         if (r == 0 && rc != SQLITE_DONE)
-                r = store_sqlite_errno(rc);
+                r = sql_errno(rc);
         sqlite3_finalize(st);
         for (size_t k = 0; r == 0 && k < n; k++)
                 r = cb(userdata, &list[k]);
@@ -621,5 +597,5 @@ int store_list_live_tasks(struct store *s, int (*cb)(void *userdata, const struc
 int store_checkpoint(struct store *s) {
         /* PASSIVE: never waits for readers, never blocks the loop for long. */
         int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-        return rc == SQLITE_OK ? 0 : store_sqlite_errno(rc);
+        return rc == SQLITE_OK ? 0 : sql_errno(rc);
 }

@@ -36,12 +36,10 @@ struct store_filter {
 
 int store_open(const char *path, struct store **ret);
 void store_close(struct store *s);
-/* The connection, for the credential tables (store-creds.c). */
+/* The connection, for the files with statements of their own
+ * (store-creds.c, stepup.c, pam-session.c; helpers in sql.h). */
 struct sqlite3;
 struct sqlite3 *store_sqlite(struct store *s);
-/* A negative errno for an SQLite result code (0 for OK, DONE and ROW):
- * -EEXIST for constraints, -ENOSPC, -ENOMEM, -EBUSY, -EROFS, else -EIO. */
-int store_sqlite_errno(int rc);
 /* The last SQLite error message, for logs. */
 const char *store_error(struct store *s);
 

@@ -37,7 +37,7 @@
 #include "names.h"
 #include "nss-cache-read.h"
 #include "protocol.h"
-#include "step-up.h"
+#include "stepup-service.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -126,7 +126,7 @@ static enum mode mode_for(const struct args *a, const char *service) {
         for (size_t k = 0; k < a->n_rules; k++)
                 if (streq(a->rules[k].service, service) || streq(a->rules[k].service, "*"))
                         return a->rules[k].mode;
-        return service_is_step_up(service) ? MODE_ALLOW : MODE_TOKEN;
+        return service_is_stepup(service) ? MODE_ALLOW : MODE_TOKEN;
 }
 
 /* ---- is this user an agent? (no IPC) ------------------------------------ */

@@ -7,4 +7,4 @@
  * their template rule is "sudo". Every other PAM service is a login and
  * follows the "ssh" rule. Shared by pam_agentid and the broker so that both
  * classify a service the same way. */
-bool service_is_step_up(const char *service);
+bool service_is_stepup(const char *service);

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-#include "step-up.h"
+#include "stepup-service.h"
 
 #include <string.h>
 
-bool service_is_step_up(const char *service) {
+bool service_is_stepup(const char *service) {
         static const char *const names[] = { "sudo", "sudo-i", "su", "su-l", "runuser", "runuser-l", "doas", NULL };
 
         for (const char *const *n = names; service && *n; n++)
