@@ -112,7 +112,8 @@ int stepup_set_state(struct broker *b, const char *id, enum stepup_state state, 
                                 "decided_by = coalesce(?3, decided_by), decided_usec = coalesce(?5, decided_usec), "
                                 "decision_reason = coalesce(?4, decision_reason) "
                                 "WHERE id = ?1 AND "
-                                "(state = 'pending' OR (state = 'approved' AND ?2 IN ('used', 'expired')))",
+                                "((state = 'pending' AND ?2 IN ('approved', 'denied', 'expired')) OR "
+                                "(state = 'approved' AND ?2 IN ('used', 'expired')))",
                                 &st);
         if (e < 0)
                 return e;
