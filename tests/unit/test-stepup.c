@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: MIT */
+/* Held step-up requests (broker/stepup.c): a sudo waiting for a human.
+ * One approval, one use: a decision is never taken back, a used or denied
+ * request never comes back, an abandoned or late one expires with its
+ * outcome event; and PAM sessions close once, by their own agent. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "broker-fixture.h"
+#include "duration.h"
+#include "stepup.h"
+
+#define SEC UINT64_C(1000000)
+
+static int setup(void **state) {
+        struct fixture *f = calloc(1, sizeof(*f));
+
+        assert_non_null(f);
+        assert_int_equal(fixture_open(f, NULL, 0), 0);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state) {
+        fixture_close(*state);
+        free(*state);
+        return 0;
+}
+
+static struct stepup_request request(const char *id, uint64_t expires_usec) {
+        struct stepup_request r = { .uid = 72000, .owner_uid = 1000, .caller_pid = 4242,
+                                    .created_usec = now_usec(), .expires_usec = expires_usec, .decided_by = -1 };
+
+        snprintf(r.id, sizeof(r.id), "%s", id);
+        snprintf(r.agent, sizeof(r.agent), "ag-sudoer");
+        snprintf(r.template_name, sizeof(r.template_name), "ops");
+        snprintf(r.service, sizeof(r.service), "sudo");
+        snprintf(r.command, sizeof(r.command), "/usr/bin/systemctl restart nginx");
+        snprintf(r.tty, sizeof(r.tty), "pts/3");
+        return r;
+}
+
+static int insert(struct fixture *f, const struct stepup_request *r) {
+        int e = store_begin(f->b.store);
+
+        if (e == 0)
+                e = stepup_insert(&f->b, r);
+        if (e == 0)
+                e = store_commit(f->b.store);
+        else
+                store_rollback(f->b.store);
+        return e;
+}
+
+struct open_list {
+        char ids[8][AGENTID_REQUEST_ID_LEN + 1];
+        int n;
+};
+
+static int collect(void *userdata, const struct stepup_request *r) {
+        struct open_list *l = userdata;
+
+        assert_true(l->n < 8);
+        snprintf(l->ids[l->n++], sizeof(l->ids[0]), "%s", r->id);
+        return 0;
+}
+
+static int count_open(struct fixture *f) {
+        struct open_list l = {};
+
+        assert_int_equal(stepup_list_open(&f->b, collect, &l), 0);
+        return l.n;
+}
+
+static void test_approve_then_use_once(void **state) {
+        struct fixture *f = *state;
+        struct stepup_request r = request("aaaaaaaaaaaa", now_usec() + 60 * SEC), got;
+        struct open_list l = {};
+
+        assert_int_equal(insert(f, &r), 0);
+        assert_int_equal(stepup_get(&f->b, r.id, &got), 0);
+        assert_int_equal(got.state, STEPUP_PENDING);
+        assert_string_equal(got.command, r.command);
+        assert_string_equal(got.tty, "pts/3");
+        assert_string_equal(got.rhost, "");
+        assert_int_equal(got.decided_by, -1);
+        assert_int_equal(stepup_list_open(&f->b, collect, &l), 0);
+        assert_int_equal(l.n, 1);
+        assert_string_equal(l.ids[0], r.id);
+
+        assert_int_equal(stepup_set_state(&f->b, r.id, STEPUP_APPROVED, 1000, "looks fine"), 0);
+        assert_int_equal(stepup_get(&f->b, r.id, &got), 0);
+        assert_int_equal(got.state, STEPUP_APPROVED);
+        assert_int_equal(got.decided_by, 1000);
+        assert_string_equal(got.decision_reason, "looks fine");
+        assert_int_equal(count_open(f), 1); /* approved, not yet used */
+
+        /* A decision is never taken back, by the same or another approver. */
+        assert_int_equal(stepup_set_state(&f->b, r.id, STEPUP_DENIED, 1001, "changed my mind"), -ESTALE);
+        assert_int_equal(stepup_set_state(&f->b, r.id, STEPUP_APPROVED, 1001, "me too"), -ESTALE);
+
+        assert_int_equal(stepup_set_state(&f->b, r.id, STEPUP_USED, -1, NULL), 0);
+        /* One approval, one use: replays find nothing open. */
+        assert_int_equal(stepup_set_state(&f->b, r.id, STEPUP_USED, -1, NULL), -ESTALE);
+        assert_int_equal(stepup_set_state(&f->b, r.id, STEPUP_APPROVED, 1000, NULL), -ESTALE);
+        assert_int_equal(stepup_set_state(&f->b, r.id, STEPUP_EXPIRED, -1, NULL), -ESTALE);
+        assert_int_equal(stepup_get(&f->b, r.id, &got), 0);
+        assert_int_equal(got.state, STEPUP_USED);
+        assert_int_equal(got.decided_by, 1000); /* the use keeps who approved */
+        assert_string_equal(got.decision_reason, "looks fine");
+        assert_int_equal(count_open(f), 0);
+}
+
+static void test_denied_stays_denied(void **state) {
+        struct fixture *f = *state;
+        struct stepup_request r = request("bbbbbbbbbbbb", now_usec() + 60 * SEC), got;
+
+        assert_int_equal(insert(f, &r), 0);
+        assert_int_equal(stepup_set_state(&f->b, r.id, STEPUP_DENIED, 1000, "no"), 0);
+        assert_int_equal(stepup_set_state(&f->b, r.id, STEPUP_APPROVED, 1000, "yes after all"), -ESTALE);
+        assert_int_equal(stepup_set_state(&f->b, r.id, STEPUP_USED, -1, NULL), -ESTALE);
+        assert_int_equal(stepup_get(&f->b, r.id, &got), 0);
+        assert_int_equal(got.state, STEPUP_DENIED);
+        assert_string_equal(got.decision_reason, "no");
+        assert_int_equal(count_open(f), 0);
+}
+
+/* Only an approval can be used: a pending request is not. */
+static void test_pending_cannot_be_used(void **state) {
+        struct fixture *f = *state;
+        struct stepup_request r = request("cccccccccccc", now_usec() + 60 * SEC), got;
+
+        assert_int_equal(insert(f, &r), 0);
+        assert_int_equal(stepup_set_state(&f->b, r.id, STEPUP_USED, -1, NULL), -ESTALE);
+        assert_int_equal(stepup_get(&f->b, r.id, &got), 0);
+        assert_int_equal(got.state, STEPUP_PENDING);
+}
+
+static void test_unknown_and_duplicate_ids(void **state) {
+        struct fixture *f = *state;
+        struct stepup_request r = request("dddddddddddd", now_usec() + 60 * SEC), got;
+
+        assert_int_equal(insert(f, &r), 0);
+        /* An id names one request: a second insert is refused. */
+        r.uid = 1;
+        assert_int_equal(insert(f, &r), -EEXIST);
+        assert_int_equal(stepup_get(&f->b, r.id, &got), 0);
+        assert_int_equal(got.uid, 72000);
+        assert_int_equal(stepup_get(&f->b, "nosuchreqst0", &got), -ENOENT);
+        assert_int_equal(stepup_get(&f->b, "' OR 1=1 --", &got), -ENOENT);
+        assert_int_equal(stepup_set_state(&f->b, "nosuchreqst0", STEPUP_APPROVED, 0, NULL), -ESTALE);
+        assert_int_equal(stepup_set_state(&f->b, "%", STEPUP_APPROVED, 0, NULL), -ESTALE);
+        assert_int_equal(count_open(f), 1);
+}
+
+static void test_finish_records_the_outcome(void **state) {
+        struct fixture *f = *state;
+        struct stepup_request r = request("eeeeeeeeeeee", now_usec() + 60 * SEC), got;
+        char detail[256];
+
+        assert_int_equal(insert(f, &r), 0);
+        assert_int_equal(stepup_finish(&f->b, NULL, r.id, STEPUP_EXPIRED, "no decision in time"), 0);
+        assert_int_equal(stepup_get(&f->b, r.id, &got), 0);
+        assert_int_equal(got.state, STEPUP_EXPIRED);
+        assert_int_equal(fixture_count_events(f, "outcome", "ag-sudoer"), 1);
+        fixture_last_detail(f, "outcome", detail, sizeof(detail));
+        assert_non_null(strstr(detail, "eeeeeeeeeeee"));
+        assert_non_null(strstr(detail, "expired: no decision in time"));
+        /* Finishing twice changes nothing and records nothing. */
+        assert_int_equal(stepup_finish(&f->b, NULL, r.id, STEPUP_EXPIRED, "again"), -ESTALE);
+        assert_int_equal(stepup_finish(&f->b, NULL, "nosuchreqst0", STEPUP_EXPIRED, "none"), -ENOENT);
+        assert_int_equal(fixture_count_events(f, "outcome", NULL), 1);
+        assert_false(store_in_transaction(f->b.store));
+}
+
+static void test_waiters(void **state) {
+        struct fixture *f = *state;
+        int conn_a, conn_b; /* only their addresses: stand-ins for connections */
+        struct stepup_request a1 = request("a1a1a1a1a1a1", now_usec() + 60 * SEC),
+                              a2 = request("a2a2a2a2a2a2", now_usec() + 60 * SEC),
+                              b1 = request("b1b1b1b1b1b1", now_usec() + 60 * SEC), got;
+        bool waiting = true;
+
+        assert_int_equal(insert(f, &a1), 0);
+        assert_int_equal(insert(f, &a2), 0);
+        assert_int_equal(insert(f, &b1), 0);
+        assert_int_equal(stepup_track(a1.id, (struct conn *) &conn_a, a1.expires_usec), 0);
+        assert_int_equal(stepup_track(a2.id, (struct conn *) &conn_a, a2.expires_usec), 0);
+        assert_int_equal(stepup_track(b1.id, (struct conn *) &conn_b, b1.expires_usec), 0);
+
+        assert_ptr_equal(stepup_waiter(a1.id, &waiting), &conn_a);
+        assert_false(waiting);
+        stepup_set_waiting(a1.id, true);
+        assert_ptr_equal(stepup_waiter(a1.id, &waiting), &conn_a);
+        assert_true(waiting);
+        stepup_set_waiting(a1.id, false);
+        assert_null(stepup_waiter("nosuchreqst0", &waiting));
+        assert_false(waiting);
+        stepup_set_waiting("nosuchreqst0", true); /* harmless */
+
+        /* Connection a hangs up (timeout, ^C): both its requests expire, so
+         * that a later approval grants nothing to anybody; b's stays. */
+        stepup_on_conn_closed(&f->b, (struct conn *) &conn_a);
+        assert_null(stepup_waiter(a1.id, NULL));
+        assert_null(stepup_waiter(a2.id, NULL));
+        assert_int_equal(stepup_get(&f->b, a1.id, &got), 0);
+        assert_int_equal(got.state, STEPUP_EXPIRED);
+        assert_int_equal(stepup_get(&f->b, a2.id, &got), 0);
+        assert_int_equal(got.state, STEPUP_EXPIRED);
+        assert_int_equal(stepup_set_state(&f->b, a1.id, STEPUP_APPROVED, 1000, NULL), -ESTALE);
+        assert_int_equal(fixture_count_events(f, "outcome", NULL), 2);
+        assert_ptr_equal(stepup_waiter(b1.id, NULL), &conn_b);
+        assert_int_equal(count_open(f), 1);
+
+        stepup_untrack(b1.id);
+        assert_null(stepup_waiter(b1.id, NULL));
+        stepup_untrack(b1.id); /* twice is harmless */
+}
+
+/* Housekeeping: the first pass expires requests a previous broker left
+ * open (nobody waits for them any more); every pass expires tracked
+ * requests past their deadline. */
+static void test_housekeeping(void **state) {
+        struct fixture *f = *state;
+        int conn;
+        struct stepup_request stale = request("s1s1s1s1s1s1", now_usec() + 60 * SEC),
+                              late = request("l1l1l1l1l1l1", now_usec() - SEC),
+                              fresh = request("f1f1f1f1f1f1", now_usec() + 60 * SEC), got;
+        char detail[256];
+
+        assert_int_equal(insert(f, &stale), 0);
+        assert_int_equal(insert(f, &late), 0);
+        assert_int_equal(insert(f, &fresh), 0);
+        assert_int_equal(stepup_track(late.id, (struct conn *) &conn, late.expires_usec), 0);
+        assert_int_equal(stepup_track(fresh.id, (struct conn *) &conn, fresh.expires_usec), 0);
+
+        stepup_housekeeping(&f->b);
+        assert_int_equal(stepup_get(&f->b, stale.id, &got), 0);
+        assert_int_equal(got.state, STEPUP_EXPIRED);
+        assert_int_equal(stepup_get(&f->b, late.id, &got), 0);
+        assert_int_equal(got.state, STEPUP_EXPIRED);
+        assert_null(stepup_waiter(late.id, NULL));
+        fixture_last_detail(f, "outcome", detail, sizeof(detail));
+        assert_non_null(strstr(detail, "no decision in time"));
+        assert_int_equal(stepup_get(&f->b, fresh.id, &got), 0);
+        assert_int_equal(got.state, STEPUP_PENDING);
+        assert_ptr_equal(stepup_waiter(fresh.id, NULL), &conn);
+        assert_int_equal(fixture_count_events(f, "outcome", NULL), 2);
+
+        /* A second pass has nothing to do. */
+        stepup_housekeeping(&f->b);
+        assert_int_equal(fixture_count_events(f, "outcome", NULL), 2);
+        stepup_untrack(fresh.id);
+}
+
+static void test_sessions(void **state) {
+        struct fixture *f = *state;
+        struct identity i = fixture_identity("ag-login", 72100, "ops", NULL, now_usec() + 3600 * SEC);
+        char service[AGENTID_SERVICE_MAX + 1] = "";
+        int64_t id = 0;
+
+        assert_int_equal(pam_session_insert(&f->b, &i, "sshd", 4242, "pts/1", "10.0.0.1", &id), 0);
+        assert_true(id > 0);
+        /* Another agent cannot close it. */
+        assert_int_equal(pam_session_close(&f->b, id, "ag-other", service, sizeof(service)), -ENOENT);
+        assert_int_equal(pam_session_close(&f->b, id, "ag-login", service, sizeof(service)), 0);
+        assert_string_equal(service, "sshd");
+        /* Closed once. */
+        assert_int_equal(pam_session_close(&f->b, id, "ag-login", service, sizeof(service)), -ENOENT);
+        assert_int_equal(pam_session_close(&f->b, id + 1000, "ag-login", service, sizeof(service)), -ENOENT);
+        assert_int_equal(pam_session_close(&f->b, -1, "ag-login", service, sizeof(service)), -ENOENT);
+}
+
+static void test_state_names(void **state) {
+        (void) state;
+        assert_string_equal(stepup_state_to_string(STEPUP_PENDING), "pending");
+        assert_string_equal(stepup_state_to_string(STEPUP_USED), "used");
+        assert_string_equal(stepup_state_to_string((enum stepup_state) 99), "unknown");
+        assert_string_equal(stepup_state_to_string((enum stepup_state) -1), "unknown");
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_approve_then_use_once, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_denied_stays_denied, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_pending_cannot_be_used, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_unknown_and_duplicate_ids, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_finish_records_the_outcome, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_waiters, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_housekeeping, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
+                cmocka_unit_test(test_state_names),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
