@@ -53,7 +53,9 @@ static int cmd_pending(int argc, char **argv, const char *socket, bool json) {
 static int cmd_decide(int argc, char **argv, const char *socket, bool json, bool approve) {
         static const struct option options[] = { { "reason", required_argument, NULL, 'r' }, {} };
         const char *reason = NULL;
-        json_t *params, *reply = NULL, *v;
+        _cleanup_(json_decrefp) json_t *params = NULL;
+        _cleanup_(json_decrefp) json_t *reply = NULL;
+        json_t *v;
         int opt;
 
         while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -68,29 +70,23 @@ static int cmd_decide(int argc, char **argv, const char *socket, bool json, bool
         /* json_pack refuses invalid UTF-8 (NULL): a usage error. */
         params = json_pack("{s:s, s:s}", "id", argv[optind], "decision", approve ? "approve" : "deny");
         if (!params) {
-                json_decref(params);
                 fprintf(stderr, "agentctl %s: the id is not valid text\n", argv[0]);
                 return 2;
         }
         if (reason) {
                 v = json_string(reason);
                 if (!v) {
-                        json_decref(params);
                         fprintf(stderr, "agentctl %s: --reason is not valid UTF-8 text\n", argv[0]);
                         return 2;
                 }
                 json_object_set_new(params, "reason", v);
         }
-        if (agentctl_call(socket, AGENTID_METHOD_STEP_UP_DECIDE, params, &reply)) {
-                json_decref(params);
+        if (agentctl_call(socket, AGENTID_METHOD_STEP_UP_DECIDE, params, &reply))
                 return 1;
-        }
-        json_decref(params);
         if (json)
                 agentctl_print_json(reply);
         else
                 printf("request %s of %s %s\n", str(reply, "id"), str(reply, "agent"), str(reply, "decision"));
-        json_decref(reply);
         return 0;
 }
 

@@ -140,122 +140,105 @@ static void print_identity(json_t *a) {
         }
 }
 
-static int cmd_mint(int argc, char **argv) {
-        static const struct option options[] = {
-                { "template", required_argument, NULL, 't' }, { "ttl", required_argument, NULL, 'l' },
-                { "reason", required_argument, NULL, 'r' },   { "on-behalf-of", required_argument, NULL, 'o' },
-                {},
-        };
-        json_t *params = json_object(), *reply = NULL;
-        uint64_t usec;
-        int opt, r;
+/* Call method with params and print the identity it answers with. */
+static int call_print_identity(const char *method, json_t *params) {
+        _cleanup_(json_decrefp) json_t *reply = NULL;
+        int r = agentctl_call(arg_socket, method, params, &reply);
 
-        while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-                switch (opt) {
-                case 't':
-                        if (set_string(params, "template", optarg) < 0) {
-                                json_decref(params);
-                                return 2;
-                        }
-                        break;
-                case 'l':
-                        if (duration_parse(optarg, &usec) < 0) {
-                                json_decref(params);
-                                return usage_error("invalid duration \"%s\"", optarg);
-                        }
-                        if (set_string(params, "ttl", optarg) < 0) {
-                                json_decref(params);
-                                return 2;
-                        }
-                        break;
-                case 'r':
-                        if (set_string(params, "reason", optarg) < 0) {
-                                json_decref(params);
-                                return 2;
-                        }
-                        break;
-                case 'o':
-                        if (set_string(params, "on_behalf_of", optarg) < 0) {
-                                json_decref(params);
-                                return 2;
-                        }
-                        break;
-                default:
-                        json_decref(params);
-                        return 2;
-                }
-        }
-        if (optind < argc) {
-                json_decref(params);
-                return usage_error("mint takes no arguments");
-        }
-        r = agentctl_call(arg_socket, AGENTID_METHOD_MINT, params, &reply);
-        json_decref(params);
         if (r)
                 return r;
         if (arg_json)
                 agentctl_print_json(reply);
         else
                 print_identity(reply);
-        json_decref(reply);
         return 0;
+}
+
+static int cmd_mint(int argc, char **argv) {
+        static const struct option options[] = {
+                { "template", required_argument, NULL, 't' }, { "ttl", required_argument, NULL, 'l' },
+                { "reason", required_argument, NULL, 'r' },   { "on-behalf-of", required_argument, NULL, 'o' },
+                {},
+        };
+        _cleanup_(json_decrefp) json_t *params = json_object();
+        const char *key;
+        uint64_t usec;
+        int opt;
+
+        while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+                switch (opt) {
+                case 't':
+                        key = "template";
+                        break;
+                case 'l':
+                        if (duration_parse(optarg, &usec) < 0)
+                                return usage_error("invalid duration \"%s\"", optarg);
+                        key = "ttl";
+                        break;
+                case 'r':
+                        key = "reason";
+                        break;
+                case 'o':
+                        key = "on_behalf_of";
+                        break;
+                default:
+                        return 2;
+                }
+                if (set_string(params, key, optarg) < 0)
+                        return 2;
+        }
+        if (optind < argc)
+                return usage_error("mint takes no arguments");
+        return call_print_identity(AGENTID_METHOD_MINT, params);
 }
 
 static int cmd_list(int argc, char **argv) {
         static const struct option options[] = { { "all", no_argument, NULL, 'a' }, {} };
-        json_t *all_agents = json_array();
+        _cleanup_(json_decrefp) json_t *all_agents = json_array();
         bool all = false;
         json_int_t after = 0;
         int opt, r = 0;
 
         while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-                if (opt != 'a') {
-                        json_decref(all_agents);
+                if (opt != 'a')
                         return 2;
-                }
                 all = true;
         }
-        if (optind < argc) {
-                json_decref(all_agents);
+        if (optind < argc)
                 return usage_error("list takes no arguments");
-        }
         for (;;) {
-                json_t *params = json_pack("{s:b, s:I}", "all", all, "after", after), *reply = NULL, *next;
+                _cleanup_(json_decrefp) json_t *params = json_pack("{s:b, s:I}", "all", all, "after", after);
+                _cleanup_(json_decrefp) json_t *reply = NULL;
+                json_t *next;
+
                 r = agentctl_call(arg_socket, AGENTID_METHOD_LIST, params, &reply);
-                json_decref(params);
                 if (r)
-                        break;
+                        return r;
                 json_array_extend(all_agents, json_object_get(reply, "agents"));
                 next = json_object_get(reply, "next");
-                if (!json_is_integer(next)) {
-                        json_decref(reply);
+                if (!json_is_integer(next))
                         break;
-                }
                 after = json_integer_value(next);
-                json_decref(reply);
         }
-        if (r == 0) {
-                if (arg_json)
-                        agentctl_print_json(all_agents);
-                else {
-                        json_t *a;
-                        size_t k;
-                        char rel[64];
-                        printf("%-32s %-10s %-12s %-16s %-8s %s\n", "NAME", "UID", "OWNER", "TEMPLATE", "STATE",
-                               all ? "EXPIRES/ENDED" : "EXPIRES");
-                        json_array_foreach(all_agents, k, a) {
-                                /* Ended agents: when they ended, not when they would have. */
-                                const char *ended = json_string_value(json_object_get(a, "ended_at"));
-                                printf("%-32s %-10" PRIu64 " %-12s %-16s %-8s %s\n", str(a, "name"), num(a, "uid"),
-                                       str(a, "owner"), str(a, "template"), str(a, "state"),
-                                       ended ? ended : relative(num(a, "expires_usec"), rel, sizeof(rel)));
-                        }
-                        if (json_array_size(all_agents) == 0)
-                                printf("(no %sagents)\n", all ? "" : "live ");
+        if (arg_json)
+                agentctl_print_json(all_agents);
+        else {
+                json_t *a;
+                size_t k;
+                char rel[64];
+                printf("%-32s %-10s %-12s %-16s %-8s %s\n", "NAME", "UID", "OWNER", "TEMPLATE", "STATE",
+                       all ? "EXPIRES/ENDED" : "EXPIRES");
+                json_array_foreach(all_agents, k, a) {
+                        /* Ended agents: when they ended, not when they would have. */
+                        const char *ended = json_string_value(json_object_get(a, "ended_at"));
+                        printf("%-32s %-10" PRIu64 " %-12s %-16s %-8s %s\n", str(a, "name"), num(a, "uid"),
+                               str(a, "owner"), str(a, "template"), str(a, "state"),
+                               ended ? ended : relative(num(a, "expires_usec"), rel, sizeof(rel)));
                 }
+                if (json_array_size(all_agents) == 0)
+                        printf("(no %sagents)\n", all ? "" : "live ");
         }
-        json_decref(all_agents);
-        return r;
+        return 0;
 }
 
 static bool is_number(const char *s) {
@@ -268,8 +251,7 @@ static bool is_number(const char *s) {
 }
 
 static int cmd_show(int argc, char **argv) {
-        json_t *params, *reply = NULL;
-        int r;
+        _cleanup_(json_decrefp) json_t *params = NULL;
 
         if (argc != 2)
                 return usage_error("show takes exactly one NAME or UID");
@@ -279,16 +261,7 @@ static int cmd_show(int argc, char **argv) {
                 params = json_pack("{s:s}", "agent", argv[1]);
         if (!params)
                 return usage_error("invalid agent \"%s\"", argv[1]);
-        r = agentctl_call(arg_socket, AGENTID_METHOD_SHOW, params, &reply);
-        json_decref(params);
-        if (r)
-                return r;
-        if (arg_json)
-                agentctl_print_json(reply);
-        else
-                print_identity(reply);
-        json_decref(reply);
-        return 0;
+        return call_print_identity(AGENTID_METHOD_SHOW, params);
 }
 
 static int cmd_revoke(int argc, char **argv) {
@@ -298,61 +271,45 @@ static int cmd_revoke(int argc, char **argv) {
                 { "reason", required_argument, NULL, 'r' },
                 {},
         };
-        json_t *params = json_object(), *reply = NULL, *agents;
+        _cleanup_(json_decrefp) json_t *params = json_object();
+        _cleanup_(json_decrefp) json_t *reply = NULL;
+        json_t *agents, *names, *n;
+        size_t k;
         int opt, r;
 
         while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-                switch (opt) {
-                case 'o':
-                        if (set_string(params, "owner", optarg) < 0) {
-                                json_decref(params);
-                                return 2;
-                        }
-                        break;
-                case 'a':
-                        json_object_set_new(params, "all", json_true());
-                        break;
-                case 'r':
-                        if (set_string(params, "reason", optarg) < 0) {
-                                json_decref(params);
-                                return 2;
-                        }
-                        break;
-                default:
-                        json_decref(params);
+                if (opt == 'a')
+                        r = json_object_set_new(params, "all", json_true());
+                else if (opt == 'o' || opt == 'r')
+                        r = set_string(params, opt == 'o' ? "owner" : "reason", optarg);
+                else
+                        r = -EINVAL;
+                if (r < 0)
                         return 2;
-                }
         }
         if (optind < argc) {
                 agents = json_array();
-                for (int k = optind; k < argc; k++)
-                        if (json_array_append_new(agents, json_string(argv[k])) < 0) {
-                                json_decref(agents);
-                                json_decref(params);
-                                return usage_error("\"%s\" is not an agent name or uid", argv[k]);
-                        }
-                json_object_set_new(params, "agents", agents);
+                if (json_object_set_new(params, "agents", agents) < 0)
+                        return 2;
+                for (int i = optind; i < argc; i++)
+                        if (json_array_append_new(agents, json_string(argv[i])) < 0)
+                                return usage_error("\"%s\" is not an agent name or uid", argv[i]);
         }
-        if (json_object_size(params) - !!json_object_get(params, "reason") != 1) {
-                json_decref(params);
+        if (json_object_size(params) - !!json_object_get(params, "reason") != 1)
                 return usage_error("revoke needs exactly one of: NAME|UID..., --owner USER, --all");
-        }
         r = agentctl_call(arg_socket, AGENTID_METHOD_REVOKE, params, &reply);
-        json_decref(params);
         if (r)
                 return r;
-        if (arg_json)
+        if (arg_json) {
                 agentctl_print_json(reply);
-        else {
-                json_t *names = json_object_get(reply, "revoked"), *n;
-                size_t k;
-                printf("revoked %" PRIu64 " agent%s", num(reply, "count"), num(reply, "count") == 1 ? "" : "s");
-                json_array_foreach(names, k, n) printf("%s%s", k ? ", " : ": ", json_string_value(n));
-                if (num(reply, "count") > json_array_size(names))
-                        printf(", ...");
-                printf("\n");
+                return 0;
         }
-        json_decref(reply);
+        names = json_object_get(reply, "revoked");
+        printf("revoked %" PRIu64 " agent%s", num(reply, "count"), num(reply, "count") == 1 ? "" : "s");
+        json_array_foreach(names, k, n) printf("%s%s", k ? ", " : ": ", json_string_value(n));
+        if (num(reply, "count") > json_array_size(names))
+                printf(", ...");
+        printf("\n");
         return 0;
 }
 
@@ -369,7 +326,8 @@ static int cmd_run(int argc, char **argv) {
 }
 
 static int cmd_status(int argc, char **argv) {
-        json_t *reply = NULL, *templates, *t;
+        _cleanup_(json_decrefp) json_t *reply = NULL;
+        json_t *templates, *t;
         size_t k;
         char d[32];
         int r;
@@ -395,7 +353,6 @@ static int cmd_status(int argc, char **argv) {
                         printf("  %-16s ttl %-6s max %-6s sudo %-7s ssh %-7s %s\n", str(t, "name"), str(t, "ttl"),
                                str(t, "max_ttl"), str(t, "sudo"), str(t, "ssh"), str(t, "description"));
         }
-        json_decref(reply);
         return 0;
 }
 
