@@ -53,8 +53,8 @@ static int cmd_pending(int argc, char **argv, const char *socket, bool json) {
 static int cmd_decide(int argc, char **argv, const char *socket, bool json, bool approve) {
         static const struct option options[] = { { "reason", required_argument, NULL, 'r' }, {} };
         const char *reason = NULL;
-        _cleanup_(json_decrefp) json_t *params = NULL;
-        _cleanup_(json_decrefp) json_t *reply = NULL;
+        _cleanup_json_ json_t *params = NULL;
+        _cleanup_json_ json_t *reply = NULL;
         json_t *v;
         int opt;
 

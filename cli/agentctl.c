@@ -142,7 +142,7 @@ static void print_identity(json_t *a) {
 
 /* Call method with params and print the identity it answers with. */
 static int call_print_identity(const char *method, json_t *params) {
-        _cleanup_(json_decrefp) json_t *reply = NULL;
+        _cleanup_json_ json_t *reply = NULL;
         int r = agentctl_call(arg_socket, method, params, &reply);
 
         if (r)
@@ -160,7 +160,7 @@ static int cmd_mint(int argc, char **argv) {
                 { "reason", required_argument, NULL, 'r' },   { "on-behalf-of", required_argument, NULL, 'o' },
                 {},
         };
-        _cleanup_(json_decrefp) json_t *params = json_object();
+        _cleanup_json_ json_t *params = json_object();
         const char *key;
         uint64_t usec;
         int opt;
@@ -194,7 +194,7 @@ static int cmd_mint(int argc, char **argv) {
 
 static int cmd_list(int argc, char **argv) {
         static const struct option options[] = { { "all", no_argument, NULL, 'a' }, {} };
-        _cleanup_(json_decrefp) json_t *all_agents = json_array();
+        _cleanup_json_ json_t *all_agents = json_array();
         bool all = false;
         json_int_t after = 0;
         int opt, r = 0;
@@ -207,8 +207,8 @@ static int cmd_list(int argc, char **argv) {
         if (optind < argc)
                 return usage_error("list takes no arguments");
         for (;;) {
-                _cleanup_(json_decrefp) json_t *params = json_pack("{s:b, s:I}", "all", all, "after", after);
-                _cleanup_(json_decrefp) json_t *reply = NULL;
+                _cleanup_json_ json_t *params = json_pack("{s:b, s:I}", "all", all, "after", after);
+                _cleanup_json_ json_t *reply = NULL;
                 json_t *next;
 
                 r = agentctl_call(arg_socket, AGENTID_METHOD_LIST, params, &reply);
@@ -251,7 +251,7 @@ static bool is_number(const char *s) {
 }
 
 static int cmd_show(int argc, char **argv) {
-        _cleanup_(json_decrefp) json_t *params = NULL;
+        _cleanup_json_ json_t *params = NULL;
 
         if (argc != 2)
                 return usage_error("show takes exactly one NAME or UID");
@@ -271,8 +271,8 @@ static int cmd_revoke(int argc, char **argv) {
                 { "reason", required_argument, NULL, 'r' },
                 {},
         };
-        _cleanup_(json_decrefp) json_t *params = json_object();
-        _cleanup_(json_decrefp) json_t *reply = NULL;
+        _cleanup_json_ json_t *params = json_object();
+        _cleanup_json_ json_t *reply = NULL;
         json_t *agents, *names, *n;
         size_t k;
         int opt, r;
@@ -326,7 +326,7 @@ static int cmd_run(int argc, char **argv) {
 }
 
 static int cmd_status(int argc, char **argv) {
-        _cleanup_(json_decrefp) json_t *reply = NULL;
+        _cleanup_json_ json_t *reply = NULL;
         json_t *templates, *t;
         size_t k;
         char d[32];
