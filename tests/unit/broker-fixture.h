@@ -2,7 +2,8 @@
 /* A broker for unit tests of the modules that take one (delegation, keys,
  * step-up, expiry): a real SQLite file with the credential tables in a
  * fresh temporary directory, events to the event table only (no journald),
- * no socket, no event loop, no NSS cache. */
+ * an epoll set for connections made with fixture_conn, no listening
+ * socket, no event loop, no NSS cache. */
 #pragma once
 
 #include <stdbool.h>
@@ -25,6 +26,13 @@ struct identity fixture_identity(const char *name, uint32_t uid, const char *tem
                                  uint64_t expires_usec);
 /* Insert in its own transaction; 0 or a negative errno. */
 int fixture_insert(struct fixture *f, struct identity *i);
+
+/* A client connection (a socketpair: the broker's end is the returned
+ * conn, the client's end *peer, which the caller closes). NULL on error. */
+struct conn *fixture_conn(struct fixture *f, int *peer);
+/* Read one NUL-terminated frame the broker sent to peer (waiting up to a
+ * second): its length, or a negative errno (-ETIME: nothing came). */
+int fixture_read_frame(int peer, char *buf, size_t size);
 
 /* Events of this type ("mint", "deny", ...) in the event table, for agent
  * (NULL: any). Negative on a database error. */

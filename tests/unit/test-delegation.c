@@ -15,6 +15,7 @@
 
 #include "agentid/protocol.h"
 #include "broker-fixture.h"
+#include "delegation.h"
 #include "duration.h"
 
 #define SEC UINT64_C(1000000)

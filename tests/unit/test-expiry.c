@@ -18,6 +18,7 @@
 #include "broker-fixture.h"
 #include "duration.h"
 #include "expiry.h"
+#include "lifecycle.h"
 
 #define SEC UINT64_C(1000000)
 

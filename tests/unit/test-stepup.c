@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "broker-fixture.h"
+#include "conn.h"
 #include "duration.h"
 #include "stepup.h"
 
@@ -182,46 +184,91 @@ static void test_finish_records_the_outcome(void **state) {
 
 static void test_waiters(void **state) {
         struct fixture *f = *state;
-        int conn_a, conn_b; /* only their addresses: stand-ins for connections */
+        int peer_a, peer_b;
+        struct conn *conn_a = fixture_conn(f, &peer_a), *conn_b = fixture_conn(f, &peer_b);
         struct stepup_request a1 = request("a1a1a1a1a1a1", now_usec() + 60 * SEC),
                               a2 = request("a2a2a2a2a2a2", now_usec() + 60 * SEC),
                               b1 = request("b1b1b1b1b1b1", now_usec() + 60 * SEC), got;
         bool waiting = true;
 
+        assert_non_null(conn_a);
+        assert_non_null(conn_b);
         assert_int_equal(insert(f, &a1), 0);
         assert_int_equal(insert(f, &a2), 0);
         assert_int_equal(insert(f, &b1), 0);
-        assert_int_equal(stepup_track(a1.id, (struct conn *) &conn_a, a1.expires_usec), 0);
-        assert_int_equal(stepup_track(a2.id, (struct conn *) &conn_a, a2.expires_usec), 0);
-        assert_int_equal(stepup_track(b1.id, (struct conn *) &conn_b, b1.expires_usec), 0);
+        assert_int_equal(stepup_track(&f->b, a1.id, conn_a, a1.expires_usec), 0);
+        assert_int_equal(stepup_track(&f->b, a2.id, conn_a, a2.expires_usec), 0);
+        assert_int_equal(stepup_track(&f->b, b1.id, conn_b, b1.expires_usec), 0);
 
-        assert_ptr_equal(stepup_waiter(a1.id, &waiting), &conn_a);
+        assert_ptr_equal(stepup_waiter(&f->b, a1.id, &waiting), conn_a);
         assert_false(waiting);
-        stepup_set_waiting(a1.id, true);
-        assert_ptr_equal(stepup_waiter(a1.id, &waiting), &conn_a);
+        stepup_set_waiting(&f->b, a1.id, true);
+        assert_ptr_equal(stepup_waiter(&f->b, a1.id, &waiting), conn_a);
         assert_true(waiting);
-        stepup_set_waiting(a1.id, false);
-        assert_null(stepup_waiter("nosuchreqst0", &waiting));
+        stepup_set_waiting(&f->b, a1.id, false);
+        assert_null(stepup_waiter(&f->b, "nosuchreqst0", &waiting));
         assert_false(waiting);
-        stepup_set_waiting("nosuchreqst0", true); /* harmless */
+        stepup_set_waiting(&f->b, "nosuchreqst0", true); /* harmless */
 
-        /* Connection a hangs up (timeout, ^C): both its requests expire, so
-         * that a later approval grants nothing to anybody; b's stays. */
-        stepup_on_conn_closed(&f->b, (struct conn *) &conn_a);
-        assert_null(stepup_waiter(a1.id, NULL));
-        assert_null(stepup_waiter(a2.id, NULL));
+        /* Connection a hangs up (timeout, ^C): its close hook expires both
+         * its requests, so that a later approval grants nothing to anybody;
+         * b's stays. */
+        conn_close(&f->b, conn_a);
+        close(peer_a);
+        assert_null(stepup_waiter(&f->b, a1.id, NULL));
+        assert_null(stepup_waiter(&f->b, a2.id, NULL));
         assert_int_equal(stepup_get(&f->b, a1.id, &got), 0);
         assert_int_equal(got.state, STEPUP_EXPIRED);
         assert_int_equal(stepup_get(&f->b, a2.id, &got), 0);
         assert_int_equal(got.state, STEPUP_EXPIRED);
         assert_int_equal(stepup_set_state(&f->b, a1.id, STEPUP_APPROVED, 1000, NULL), -ESTALE);
         assert_int_equal(fixture_count_events(f, "outcome", NULL), 2);
-        assert_ptr_equal(stepup_waiter(b1.id, NULL), &conn_b);
+        assert_ptr_equal(stepup_waiter(&f->b, b1.id, NULL), conn_b);
         assert_int_equal(count_open(f), 1);
 
-        stepup_untrack(b1.id);
-        assert_null(stepup_waiter(b1.id, NULL));
-        stepup_untrack(b1.id); /* twice is harmless */
+        stepup_untrack(&f->b, b1.id);
+        assert_null(stepup_waiter(&f->b, b1.id, NULL));
+        stepup_untrack(&f->b, b1.id); /* twice is harmless */
+        close(peer_b);
+}
+
+/* A decision reaches the connection that waits for it, once; one that
+ * does not wait hears nothing. */
+static void test_notify(void **state) {
+        struct fixture *f = *state;
+        int peer;
+        struct conn *conn = fixture_conn(f, &peer);
+        struct stepup_request r = request("n1n1n1n1n1n1", now_usec() + 60 * SEC);
+        char frame[1024];
+        json_t *j, *params;
+
+        assert_non_null(conn);
+        assert_int_equal(insert(f, &r), 0);
+        assert_int_equal(stepup_track(&f->b, r.id, conn, r.expires_usec), 0);
+        r.state = STEPUP_USED;
+        r.decided_by = 1000;
+        snprintf(r.decision_reason, sizeof(r.decision_reason), "go ahead");
+
+        stepup_notify(&f->b, &r); /* not waiting yet: nothing sent */
+        assert_int_equal(fixture_read_frame(peer, frame, sizeof(frame)), -ETIME);
+        assert_ptr_equal(stepup_waiter(&f->b, r.id, NULL), conn);
+
+        stepup_set_waiting(&f->b, r.id, true);
+        stepup_notify(&f->b, &r);
+        assert_true(fixture_read_frame(peer, frame, sizeof(frame)) > 0);
+        j = json_loads(frame, 0, NULL);
+        assert_non_null(j);
+        params = json_object_get(j, "parameters");
+        assert_string_equal(json_string_value(json_object_get(params, "id")), r.id);
+        assert_string_equal(json_string_value(json_object_get(params, "decision")), "approved");
+        assert_string_equal(json_string_value(json_object_get(params, "reason")), "go ahead");
+        assert_int_equal(json_integer_value(json_object_get(params, "decided_by")), 1000);
+        json_decref(j);
+        /* Answered: no longer tracked, a second notify sends nothing. */
+        assert_null(stepup_waiter(&f->b, r.id, NULL));
+        stepup_notify(&f->b, &r);
+        assert_int_equal(fixture_read_frame(peer, frame, sizeof(frame)), -ETIME);
+        close(peer);
 }
 
 /* Housekeeping: the first pass expires requests a previous broker left
@@ -229,35 +276,38 @@ static void test_waiters(void **state) {
  * requests past their deadline. */
 static void test_housekeeping(void **state) {
         struct fixture *f = *state;
-        int conn;
+        int peer;
+        struct conn *conn = fixture_conn(f, &peer);
         struct stepup_request stale = request("s1s1s1s1s1s1", now_usec() + 60 * SEC),
                               late = request("l1l1l1l1l1l1", now_usec() - SEC),
                               fresh = request("f1f1f1f1f1f1", now_usec() + 60 * SEC), got;
         char detail[256];
 
+        assert_non_null(conn);
         assert_int_equal(insert(f, &stale), 0);
         assert_int_equal(insert(f, &late), 0);
         assert_int_equal(insert(f, &fresh), 0);
-        assert_int_equal(stepup_track(late.id, (struct conn *) &conn, late.expires_usec), 0);
-        assert_int_equal(stepup_track(fresh.id, (struct conn *) &conn, fresh.expires_usec), 0);
+        assert_int_equal(stepup_track(&f->b, late.id, conn, late.expires_usec), 0);
+        assert_int_equal(stepup_track(&f->b, fresh.id, conn, fresh.expires_usec), 0);
 
         stepup_housekeeping(&f->b);
         assert_int_equal(stepup_get(&f->b, stale.id, &got), 0);
         assert_int_equal(got.state, STEPUP_EXPIRED);
         assert_int_equal(stepup_get(&f->b, late.id, &got), 0);
         assert_int_equal(got.state, STEPUP_EXPIRED);
-        assert_null(stepup_waiter(late.id, NULL));
+        assert_null(stepup_waiter(&f->b, late.id, NULL));
         fixture_last_detail(f, "outcome", detail, sizeof(detail));
         assert_non_null(strstr(detail, "no decision in time"));
         assert_int_equal(stepup_get(&f->b, fresh.id, &got), 0);
         assert_int_equal(got.state, STEPUP_PENDING);
-        assert_ptr_equal(stepup_waiter(fresh.id, NULL), &conn);
+        assert_ptr_equal(stepup_waiter(&f->b, fresh.id, NULL), conn);
         assert_int_equal(fixture_count_events(f, "outcome", NULL), 2);
 
         /* A second pass has nothing to do. */
         stepup_housekeeping(&f->b);
         assert_int_equal(fixture_count_events(f, "outcome", NULL), 2);
-        stepup_untrack(fresh.id);
+        stepup_untrack(&f->b, fresh.id);
+        close(peer);
 }
 
 static void test_sessions(void **state) {
@@ -294,6 +344,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_unknown_and_duplicate_ids, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_finish_records_the_outcome, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_waiters, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_notify, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_housekeeping, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
                 cmocka_unit_test(test_state_names),
