@@ -2,7 +2,7 @@
 /* Held step-up requests (broker/stepup.c): a sudo waiting for a human.
  * One approval, one use: a decision is never taken back, a used or denied
  * request never comes back, an abandoned or late one expires with its
- * outcome event; and PAM sessions close once, by their own agent. */
+ * outcome event; the connection waiting for a decision hears it. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -310,24 +310,6 @@ static void test_housekeeping(void **state) {
         close(peer);
 }
 
-static void test_sessions(void **state) {
-        struct fixture *f = *state;
-        struct identity i = fixture_identity("ag-login", 72100, "ops", NULL, now_usec() + 3600 * SEC);
-        char service[AGENTID_SERVICE_MAX + 1] = "";
-        int64_t id = 0;
-
-        assert_int_equal(pam_session_insert(&f->b, &i, "sshd", 4242, "pts/1", "10.0.0.1", &id), 0);
-        assert_true(id > 0);
-        /* Another agent cannot close it. */
-        assert_int_equal(pam_session_close(&f->b, id, "ag-other", service, sizeof(service)), -ENOENT);
-        assert_int_equal(pam_session_close(&f->b, id, "ag-login", service, sizeof(service)), 0);
-        assert_string_equal(service, "sshd");
-        /* Closed once. */
-        assert_int_equal(pam_session_close(&f->b, id, "ag-login", service, sizeof(service)), -ENOENT);
-        assert_int_equal(pam_session_close(&f->b, id + 1000, "ag-login", service, sizeof(service)), -ENOENT);
-        assert_int_equal(pam_session_close(&f->b, -1, "ag-login", service, sizeof(service)), -ENOENT);
-}
-
 static void test_state_names(void **state) {
         (void) state;
         assert_string_equal(stepup_state_to_string(STEPUP_PENDING), "pending");
@@ -346,7 +328,6 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_waiters, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_notify, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_housekeeping, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
                 cmocka_unit_test(test_state_names),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
