@@ -247,6 +247,13 @@ int main(int argc, char **argv) {
                 goto out;
         }
 
+        /* The audit key signs checkpoints of the event chain. */
+        r = audit_signer_open(&b);
+        if (r < 0) {
+                log_error("setting up the audit key: %s", strerror(-r));
+                goto out;
+        }
+
         r = setup_socket(&b);
         if (r < 0)
                 goto out;
@@ -281,6 +288,9 @@ int main(int argc, char **argv) {
                 goto out;
         }
         (void) record_lifecycle(&b, EVENT_STOP, "signal");
+        /* The tip, stop event included, is signed before the broker goes:
+         * a tail cut off later fails verification. */
+        (void) audit_signer_shutdown(&b);
         ret = EXIT_SUCCESS;
 out:
         if (b.listen_fd >= 0 && !b.socket_activated) {
@@ -294,6 +304,7 @@ out:
         nss_cache_free(b.nss_cache);
         template_set_free(&b.templates);
         keyring_close(&b.keys);
+        audit_signer_close(&b.audit_signer);
         creds_store_close(b.creds);
         store_close(b.store);
         return ret;

@@ -28,6 +28,10 @@ static const char *const message_ids[_EVENT_TYPE_MAX] = {
         [EVENT_STEPUP_OUTCOME] = AGENTID_MESSAGE_ID_STEPUP_OUTCOME,
         [EVENT_SESSION_OPEN] = AGENTID_MESSAGE_ID_SESSION_OPEN,
         [EVENT_SESSION_CLOSE] = AGENTID_MESSAGE_ID_SESSION_CLOSE,
+        [EVENT_EXEC] = AGENTID_MESSAGE_ID_EXEC,
+        [EVENT_EXEC_BOUND] = AGENTID_MESSAGE_ID_EXEC_BOUND,
+        [EVENT_PRUNE] = AGENTID_MESSAGE_ID_PRUNE,
+        [EVENT_AUDIT_KEY] = AGENTID_MESSAGE_ID_AUDIT_KEY,
 };
 
 void audit_init(struct audit *a, struct store *store, enum journal_mode mode) {
@@ -101,6 +105,19 @@ static void format_message(const struct event *e, char *buf, size_t size) {
         case EVENT_SESSION_OPEN:
         case EVENT_SESSION_CLOSE:
                 snprintf(buf, size, "agent %s: %s", agent, e->detail ? e->detail : "");
+                break;
+        case EVENT_EXEC:
+                snprintf(buf, size, "agent %s executed: %s", agent, e->detail ? e->detail : "");
+                break;
+        case EVENT_EXEC_BOUND:
+                snprintf(buf, size, "exec trail of agent %s: %s", agent, e->detail ? e->detail : "");
+                break;
+        case EVENT_PRUNE:
+                snprintf(buf, size, "audit trail pruned by uid %" PRId64 ": %s", e->caller_uid,
+                         e->detail ? e->detail : "");
+                break;
+        case EVENT_AUDIT_KEY:
+                snprintf(buf, size, "agentid audit key: %s", e->detail ? e->detail : "");
                 break;
         case EVENT_STOP:
                 snprintf(buf, size, "agentid broker stopping: %s", e->detail ? e->detail : "");

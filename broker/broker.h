@@ -8,8 +8,10 @@
 #include <sys/types.h>
 
 #include "allocator.h"
+#include "audit-chain.h"
 #include "audit.h"
 #include "config.h"
+#include "exec-trail.h"
 #include "expiry.h"
 #include "identity-json.h"
 #include "keys.h"
@@ -35,7 +37,7 @@ struct stepup_waiter;
 
 /* What an epoll event's data pointer points at: the first member of every
  * watched object. */
-enum watch_kind { WATCH_LISTEN, WATCH_SIGNAL, WATCH_EXPIRY, WATCH_TICK, WATCH_CONN, WATCH_TASK };
+enum watch_kind { WATCH_LISTEN, WATCH_SIGNAL, WATCH_EXPIRY, WATCH_TICK, WATCH_CONN, WATCH_TASK, WATCH_EXEC };
 struct watch {
         enum watch_kind kind;
 };
@@ -51,6 +53,8 @@ struct broker {
         struct allocator allocator;
         struct expiry expiry;
         struct audit audit;
+        struct audit_signer audit_signer; /* checkpoints of the event chain (audit-chain.c) */
+        struct exec_trail *exec_trail;    /* programs agents run (exec-trail.c); NULL when off */
 
         int epoll_fd, listen_fd, signal_fd, tick_fd;
         struct watch watch_listen, watch_signal, watch_expiry, watch_tick; /* their epoll data (server.c) */

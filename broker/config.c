@@ -24,6 +24,9 @@ void config_init(struct config *c, const char *config_path) {
                 .idle_timeout_usec = AGENTID_IDLE_TIMEOUT_USEC_DEFAULT,
                 .journal = JOURNAL_AUTO,
                 .token_leeway_usec = AGENTID_TOKEN_LEEWAY_DEFAULT_USEC,
+                .audit_checkpoint_interval_usec = UINT64_C(60) * 1000000,
+                .exec_trail = true,
+                .exec_trail_max = 1000,
         };
         strcpy(c->name_prefix, "ag-");
         /* A verifier elsewhere must be able to tell hosts' tokens apart. */
@@ -121,6 +124,32 @@ static int on_key(void *userdata, const char *section, const char *key, const ch
                         return -EINVAL;
                 }
                 c->token_leeway_usec = usec;
+        } else if (streq(key, "audit_checkpoint_interval")) {
+                uint64_t usec;
+                if (duration_parse(value, &usec) < 0 || usec < 1000000 || usec > UINT64_C(86400) * 1000000) {
+                        snprintf(why, why_size, "audit_checkpoint_interval must be a duration between 1s and 1d");
+                        return -EINVAL;
+                }
+                c->audit_checkpoint_interval_usec = usec;
+        } else if (streq(key, "exec_trail")) {
+                if (streq(value, "yes") || streq(value, "true"))
+                        c->exec_trail = true;
+                else if (streq(value, "no") || streq(value, "false"))
+                        c->exec_trail = false;
+                else {
+                        snprintf(why, why_size, "exec_trail must be yes or no");
+                        return -EINVAL;
+                }
+        } else if (streq(key, "exec_trail_max")) {
+                char *end;
+                unsigned long v;
+                errno = 0;
+                v = strtoul(value, &end, 10);
+                if (errno || end == value || *end || value[0] == '-' || v > 1000000) {
+                        snprintf(why, why_size, "exec_trail_max must be a number from 0 to 1000000");
+                        return -EINVAL;
+                }
+                c->exec_trail_max = (unsigned) v;
         } else {
                 snprintf(why, why_size, "unknown key \"%.64s\"", key);
                 return -EINVAL;

@@ -2,6 +2,7 @@
 /* agentid.conf: the broker's own settings (see agentid.conf(5)). */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "agentid/limits.h"
@@ -26,6 +27,12 @@ struct config {
          * agentid:<hostname>) and the clock skew tolerated on exp/nbf. */
         char issuer[AGENTID_ISSUER_MAX + 1];
         uint64_t token_leeway_usec;
+        /* Audit chain (audit-chain.c): how often the tip is signed. */
+        uint64_t audit_checkpoint_interval_usec;
+        /* Exec trail (exec-trail.c): on at all, and how many programs one
+         * agent's trail records before it only counts them. */
+        bool exec_trail;
+        unsigned exec_trail_max;
 };
 
 /* Defaults; templates_dir is "templates.d" beside the config file. */

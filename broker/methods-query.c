@@ -159,5 +159,7 @@ int method_status(struct broker *b, const struct caller *c, json_t *params, stru
                 b->config.name_prefix, "templates", templates ? templates : json_array(), "connections",
                 (json_int_t) b->n_conns, "journal", b->audit.journal, "caller", "uid", (json_int_t) c->uid, "admin",
                 caller_is_admin(b, c));
+        if (reply->parameters)
+                json_object_set_new(reply->parameters, "exec_trail", json_boolean(exec_trail_active(b)));
         return 0;
 }

@@ -29,6 +29,9 @@ static const struct method methods[] = {
         { AGENTID_METHOD_ROTATE_KEYS, 0, method_rotate_keys, NULL },
         { AGENTID_METHOD_ISSUE_GRANT, 0, method_issue_grant, NULL },
         { AGENTID_METHOD_REDEEM_GRANT, 0, method_redeem_grant, NULL },
+        /* The audit trail (methods-audit.c, docs/audit.md). */
+        { AGENTID_METHOD_AUDIT, 0, method_audit, NULL },
+        { AGENTID_METHOD_AUDIT_PRUNE, 0, method_audit_prune, NULL },
         /* pam_agentid (root only) and approvers (methods-pam.c). StepUp
          * registers its connection as the requester's; StepUpWait parks
          * it until a decision. */

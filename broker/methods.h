@@ -64,6 +64,8 @@ method_conn_fn method_run, method_signal;
 /* methods-token.c (docs/tokens.md) */
 method_fn method_issue_token, method_verify_token, method_jwks, method_rotate_keys, method_issue_grant,
         method_redeem_grant;
+/* methods-audit.c (docs/audit.md) */
+method_fn method_audit, method_audit_prune;
 /* methods-pam.c (docs/pam.md) */
 method_conn_fn method_stepup, method_stepup_wait;
 method_fn method_stepup_list, method_stepup_decide, method_pam_account, method_session_open, method_session_close;

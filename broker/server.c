@@ -151,6 +151,9 @@ static void on_tick(struct broker *b) {
         keyring_housekeeping(b);
         /* Step-up requests nobody decided in time expire. */
         stepup_housekeeping(b);
+        /* Exec-trail summaries, then the chain's tip signed at its interval. */
+        exec_trail_housekeeping(b);
+        audit_signer_housekeeping(b);
         /* The orphan sweep reads /proc: twice a minute is plenty, tasks'
          * own teardown does not wait for it. */
         if (now - b->tick_last_sweep_ms >= 30000) {
@@ -224,6 +227,11 @@ int server_run(struct broker *b) {
             (r = add_watch(b, b->tick_fd, &b->watch_tick)) < 0)
                 return r;
 
+        /* Programs agents execute, from the kernel (exec-trail.c). */
+        r = exec_trail_open(b);
+        if (r < 0)
+                return r;
+
         if (sd_watchdog_enabled(0, &b->watchdog_usec) <= 0)
                 b->watchdog_usec = 0;
         else if (period_ms * 1000 > b->watchdog_usec / 2)
@@ -269,6 +277,9 @@ int server_run(struct broker *b) {
                         case WATCH_TASK:
                                 task_on_pidfd(b, w);
                                 break;
+                        case WATCH_EXEC:
+                                exec_trail_on_event(b);
+                                break;
                         }
                 }
                 b->in_turn = false;
@@ -282,6 +293,8 @@ int server_run(struct broker *b) {
                                   store_error(b->store));
                         return r;
                 }
+                /* A checkpoint signed in this turn is committed now. */
+                audit_signer_publish(b);
                 conn_flush_pending(b);
                 if (b->checkpoint_due) {
                         b->checkpoint_due = false;
@@ -292,6 +305,7 @@ int server_run(struct broker *b) {
 
         sd_notify(0, "STOPPING=1");
         task_stop_all(b);
+        exec_trail_close(b);
         while (b->conns)
                 conn_close(b, b->conns);
         conn_bury_closed(b);

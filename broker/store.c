@@ -2,12 +2,14 @@
 #include "store.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "audit-hash.h"
 #include "log.h"
 #include "macro.h"
 #include "sql.h"
@@ -31,6 +33,8 @@ enum {
         STMT_LIST_ALL,
         STMT_LIST_ALL_OWNER,
         STMT_APPEND_EVENT,
+        STMT_LAST_EVENT,
+        STMT_LAST_CUT,
         STMT_GET_META,
         STMT_SET_META,
         _STMT_MAX,
@@ -67,7 +71,10 @@ static const char *const statements[_STMT_MAX] = {
         [STMT_LIST_ALL_OWNER] = "SELECT " IDENTITY_COLUMNS " FROM identities WHERE owner_uid = ?3 "
                                 "AND id > ?1 ORDER BY id LIMIT ?2",
         [STMT_APPEND_EVENT] = "INSERT INTO events (time_usec, event, agent, uid, owner_uid, template, reason, "
-                              "caller_uid, caller_pid, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                              "caller_uid, caller_pid, detail, seq, prev_hash, hash) "
+                              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        [STMT_LAST_EVENT] = "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1",
+        [STMT_LAST_CUT] = "SELECT seq, hash FROM audit_checkpoints WHERE kind = 'cut' ORDER BY seq DESC LIMIT 1",
         [STMT_GET_META] = "SELECT value FROM meta WHERE key = ?1",
         [STMT_SET_META] = "INSERT INTO meta (key, value) VALUES (?1, ?2) "
                           "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -132,7 +139,47 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
         "  id INTEGER PRIMARY KEY, agent TEXT NOT NULL, uid INTEGER NOT NULL, service TEXT NOT NULL,"
         "  pid INTEGER NOT NULL, tty TEXT, rhost TEXT, opened_usec INTEGER NOT NULL, closed_usec INTEGER) STRICT;"
         "CREATE INDEX pam_sessions_open ON pam_sessions (agent) WHERE closed_usec IS NULL;",
+        /* 3 -> 4: the audit hash chain (broker/audit-chain.c, common/audit-hash.c).
+         * Each event's hash covers its content and the previous hash;
+         * signed checkpoints vouch for the chain up to a seq. Rows recorded
+         * before this version are chained by migrate_chain_existing, so
+         * the chain vouches for them only from the upgrade on. The
+         * triggers come back in that hook: deleting is allowed only at or
+         * below a signed retention cut (agentctl audit prune). */
+        "DROP TRIGGER events_no_update;"
+        "DROP TRIGGER events_no_delete;"
+        "ALTER TABLE events ADD COLUMN prev_hash TEXT;"
+        "ALTER TABLE events ADD COLUMN hash TEXT;"
+        "CREATE TABLE audit_checkpoints ("
+        "  id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, hash TEXT NOT NULL, time_usec INTEGER NOT NULL,"
+        "  kind TEXT NOT NULL CHECK (kind IN ('periodic', 'shutdown', 'cut')),"
+        "  key_id TEXT NOT NULL, signature TEXT NOT NULL) STRICT;"
+        "CREATE INDEX audit_checkpoints_seq ON audit_checkpoints (seq);"
+        /* io.agentid.Audit pages a non-admin's events by owner, and finds
+         * an agent's sub-agents, ended ones too. */
+        "CREATE INDEX events_owner ON events (owner_uid);"
+        "CREATE INDEX identities_parent ON identities (parent) WHERE parent IS NOT NULL;",
 };
+
+/* After the 3 -> 4 SQL: chain the rows already there, then make the
+ * table append-only again. */
+static int migrate_chain_existing(struct store *s);
+
+static int (*const migration_hooks[STORE_SCHEMA_VERSION])(struct store *s) = {
+        [3] = migrate_chain_existing,
+};
+
+#define AUDIT_TRIGGERS                                                                                              \
+        "CREATE TRIGGER events_no_update BEFORE UPDATE ON events "                                                  \
+        "  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;"                                               \
+        "CREATE TRIGGER events_no_delete BEFORE DELETE ON events "                                                  \
+        "  WHEN old.seq > (SELECT coalesce(max(seq), 0) FROM audit_checkpoints WHERE kind = 'cut') "               \
+        "  BEGIN SELECT RAISE(ABORT, 'events are append-only (only a signed retention cut removes old ones)'); END;" \
+        "CREATE TRIGGER audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints "                            \
+        "  BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;"                                          \
+        "CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints "                            \
+        "  WHEN old.seq >= (SELECT coalesce(max(seq), 0) FROM audit_checkpoints WHERE kind = 'cut') "              \
+        "  BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;"
 
 struct store {
         sqlite3 *db;
@@ -150,7 +197,8 @@ static const char *const event_names[_EVENT_TYPE_MAX] = {
         [EVENT_ROTATE] = "rotate",
         [EVENT_STEPUP_REQUEST] = "stepup", [EVENT_STEPUP_APPROVE] = "approve", [EVENT_STEPUP_DENY] = "reject",
         [EVENT_STEPUP_OUTCOME] = "outcome", [EVENT_SESSION_OPEN] = "session-open",
-        [EVENT_SESSION_CLOSE] = "session-close",
+        [EVENT_SESSION_CLOSE] = "session-close", [EVENT_EXEC] = "exec", [EVENT_EXEC_BOUND] = "exec-bound",
+        [EVENT_PRUNE] = "prune", [EVENT_AUDIT_KEY] = "audit-key",
 };
 
 const char *event_type_to_string(enum event_type t) {
@@ -202,6 +250,8 @@ static int migrate(struct store *s) {
                         return r;
                 snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version + 1);
                 r = exec(s, migrations[version]);
+                if (r == 0 && migration_hooks[version])
+                        r = migration_hooks[version](s);
                 if (r == 0)
                         r = exec(s, pragma);
                 if (r == 0)
@@ -521,9 +571,78 @@ int store_list(struct store *s, const struct store_filter *f, int (*cb)(void *us
         return r;
 }
 
+/* The chain's tip: the last event, else the latest retention cut (every
+ * row pruned), else the beginning. */
+int store_last_event(struct store *s, int64_t *seq, char hash[AUDIT_HASH_HEX]) {
+        static const int order[] = { STMT_LAST_EVENT, STMT_LAST_CUT };
+
+        for (size_t k = 0; k < ELEMENTSOF(order); k++) {
+                sqlite3_stmt *st = s->stmt[order[k]];
+                int rc = sqlite3_step(st), r = 0;
+
+                if (rc == SQLITE_ROW) {
+                        const unsigned char *h = sqlite3_column_text(st, 1);
+                        *seq = sqlite3_column_int64(st, 0);
+                        snprintf(hash, AUDIT_HASH_HEX, "%s", h ? (const char *) h : "");
+                        r = 1;
+                } else if (rc != SQLITE_DONE)
+                        r = sql_errno(rc);
+                sqlite3_reset(st);
+                if (r < 0) {
+                        log_error("database: %s", store_error(s));
+                        return r;
+                }
+                if (r == 1)
+                        return 0;
+        }
+        *seq = 0;
+        snprintf(hash, AUDIT_HASH_HEX, "%s", AUDIT_GENESIS_HEX);
+        return 0;
+}
+
+static const char *text_or_null(const char *v) {
+        return v && *v ? v : NULL;
+}
+
+/* The row as it will read back (empty text and negative ids are NULL). */
+static struct audit_row row_of_event(const struct event *e, int64_t seq) {
+        return (struct audit_row) {
+                .seq = seq,
+                .time_usec = (int64_t) e->time_usec,
+                .event = event_type_to_string(e->type),
+                .agent = text_or_null(e->agent),
+                .template_name = text_or_null(e->template_name),
+                .reason = text_or_null(e->reason),
+                .detail = text_or_null(e->detail),
+                .has_uid = e->uid >= 0,
+                .uid = e->uid,
+                .has_owner_uid = e->owner_uid >= 0,
+                .owner_uid = e->owner_uid,
+                .has_caller_uid = e->caller_uid >= 0,
+                .caller_uid = e->caller_uid,
+                .has_caller_pid = e->caller_pid >= 0,
+                .caller_pid = e->caller_pid,
+        };
+}
+
 int store_append_event(struct store *s, const struct event *e) {
         sqlite3_stmt *st = s->stmt[STMT_APPEND_EVENT];
+        char prev[AUDIT_HASH_HEX], hash[AUDIT_HASH_HEX];
+        struct audit_row row;
+        int64_t seq;
+        int r;
 
+        /* Chained inside the caller's transaction: the tip read here is the
+         * one this row commits after, whatever was rolled back before. */
+        r = store_last_event(s, &seq, prev);
+        if (r < 0)
+                return r;
+        row = row_of_event(e, seq + 1);
+        r = audit_chain_hash(&row, prev, hash);
+        if (r < 0) {
+                log_error("audit: cannot hash event %" PRId64 ": %s", seq + 1, strerror(-r));
+                return r;
+        }
         sqlite3_bind_int64(st, 1, (int64_t) e->time_usec);
         sqlite3_bind_text(st, 2, event_type_to_string(e->type), -1, SQLITE_STATIC);
         sql_bind_text_or_null(st, 3, e->agent);
@@ -534,7 +653,63 @@ int store_append_event(struct store *s, const struct event *e) {
         sql_bind_id_or_null(st, 8, e->caller_uid);
         sql_bind_id_or_null(st, 9, e->caller_pid);
         sql_bind_text_or_null(st, 10, e->detail);
+        sqlite3_bind_int64(st, 11, seq + 1);
+        sqlite3_bind_text(st, 12, prev, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 13, hash, -1, SQLITE_STATIC);
         return step_done(s, st);
+}
+
+static int migrate_chain_existing(struct store *s) {
+        static const char sql[] = "SELECT seq, time_usec, event, agent, uid, owner_uid, template, reason, caller_uid, "
+                                  "caller_pid, detail FROM events ORDER BY seq";
+        sqlite3_stmt *st = NULL, *up = NULL;
+        char prev[AUDIT_HASH_HEX] = AUDIT_GENESIS_HEX, hash[AUDIT_HASH_HEX];
+        int64_t n = 0;
+        int rc, r = 0;
+
+        if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(s->db, "UPDATE events SET prev_hash = ?2, hash = ?3 WHERE seq = ?1", -1, &up, NULL) !=
+                    SQLITE_OK) {
+                r = -EIO;
+                goto out;
+        }
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+#define TEXT(k) (sqlite3_column_type(st, k) == SQLITE_NULL ? NULL : (const char *) sqlite3_column_text(st, k))
+#define HAS(k) (sqlite3_column_type(st, k) != SQLITE_NULL)
+                struct audit_row row = {
+                        .seq = sqlite3_column_int64(st, 0), .time_usec = sqlite3_column_int64(st, 1),
+                        .event = TEXT(2), .agent = TEXT(3),
+                        .has_uid = HAS(4), .uid = sqlite3_column_int64(st, 4),
+                        .has_owner_uid = HAS(5), .owner_uid = sqlite3_column_int64(st, 5),
+                        .template_name = TEXT(6), .reason = TEXT(7),
+                        .has_caller_uid = HAS(8), .caller_uid = sqlite3_column_int64(st, 8),
+                        .has_caller_pid = HAS(9), .caller_pid = sqlite3_column_int64(st, 9),
+                        .detail = TEXT(10),
+                };
+#undef TEXT
+#undef HAS
+                r = audit_chain_hash(&row, prev, hash);
+                if (r < 0)
+                        break;
+                sqlite3_bind_int64(up, 1, row.seq);
+                sqlite3_bind_text(up, 2, prev, -1, SQLITE_STATIC);
+                sqlite3_bind_text(up, 3, hash, -1, SQLITE_STATIC);
+                r = step_done(s, up);
+                if (r < 0)
+                        break;
+                snprintf(prev, sizeof(prev), "%s", hash);
+                n++;
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = -EIO;
+        if (r == 0)
+                r = exec(s, AUDIT_TRIGGERS);
+        if (r == 0 && n > 0)
+                log_info("audit: chained the %" PRId64 " events recorded before the hash chain existed", n);
+out:
+        sqlite3_finalize(st);
+        sqlite3_finalize(up);
+        return r;
 }
 
 int store_get_meta_u64(struct store *s, const char *key, uint64_t *ret) {

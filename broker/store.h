@@ -89,7 +89,12 @@ int store_count_live(struct store *s, uint64_t *ret);
 int store_list(struct store *s, const struct store_filter *f, int (*cb)(void *userdata, const struct identity *i),
                void *userdata);
 
+/* Append e to the event table, chained: its seq is the tip's plus one and
+ * its hash covers its content and the tip's hash (common/audit-hash.h). */
 int store_append_event(struct store *s, const struct event *e);
+/* The tip of the chain: the last event's seq and hash; after a retention
+ * cut removed every row, the cut's; (0, genesis) for an empty chain. */
+int store_last_event(struct store *s, int64_t *seq, char hash[65]);
 
 /* Live identities that ran a task (have a "run" event): after a broker
  * restart their tasks have lost their invoker. */
@@ -102,4 +107,4 @@ int store_set_meta_u64(struct store *s, const char *key, uint64_t value);
 int store_checkpoint(struct store *s);
 
 /* Schema version this build writes. */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4

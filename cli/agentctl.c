@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agentctl-audit.h"
 #include "agentctl-pam.h"
 #include "agentctl-call.h"
 #include "agentctl-run.h"
@@ -50,7 +51,13 @@ static void usage(FILE *f) {
                 "  rotate-keys             new signing key; old ones stay published (admins)\n"
                 "  pending                 step-up requests waiting for you to decide\n"
                 "  approve ID [--reason TEXT]  allow one use of a held step-up (approvers)\n"
-                "  deny ID [--reason TEXT]     refuse a held step-up (approvers)\n\n"
+                "  deny ID [--reason TEXT]     refuse a held step-up (approvers)\n"
+                "  audit [NAME] [--owner USER] [--since T] [--until T] [--event TYPE] [--after SEQ]\n"
+                "                          one agent's story (or all you may see), in order\n"
+                "  audit verify [--db FILE] [--key FILE] [--checkpoint FILE]\n"
+                "                          check the event hash chain and its signed checkpoints\n"
+                "  audit prune --older-than AGE [--archive FILE]\n"
+                "                          archive and remove old events at a signed cut (admins)\n\n"
                 "Options:\n"
                 "  --socket PATH           broker socket (default $" AGENTID_SOCKET_ENV " or " AGENTID_SOCKET_PATH_DEFAULT ")\n"
                 "  --json                  print JSON instead of text\n"
@@ -321,6 +328,10 @@ static int cmd_creds(int argc, char **argv) {
         return agentctl_creds(argc, argv, arg_socket, arg_json);
 }
 
+static int cmd_audit(int argc, char **argv) {
+        return agentctl_audit(argc, argv, arg_socket, arg_json);
+}
+
 static int cmd_run(int argc, char **argv) {
         return agentctl_run(argc, argv, arg_socket);
 }
@@ -373,6 +384,7 @@ int main(int argc, char **argv) {
                 { "token", cmd_creds },   { "verify", cmd_creds },  { "grant", cmd_creds },
                 { "redeem", cmd_creds },  { "jwks", cmd_creds },    { "rotate-keys", cmd_creds },
                 { "pending", cmd_pam },   { "approve", cmd_pam },   { "deny", cmd_pam },
+                { "audit", cmd_audit },
         };
         int opt;
 

@@ -23,6 +23,11 @@ enum event_type {
         EVENT_STEPUP_OUTCOME, /* allowed by policy, approval used, expired, abandoned */
         EVENT_SESSION_OPEN,   /* a PAM session of an agent opened */
         EVENT_SESSION_CLOSE,  /* ... and closed */
+        /* The audit trail itself (issue 14, docs/architecture.md) */
+        EVENT_EXEC,       /* a program an agent's process executed (exec-trail.c) */
+        EVENT_EXEC_BOUND, /* execs over the agent's bound, counted, or lost, in one summary */
+        EVENT_PRUNE,      /* old events archived and cut off at a signed checkpoint */
+        EVENT_AUDIT_KEY,  /* the audit key that signs checkpoints was created */
         _EVENT_TYPE_MAX,
 };
 
@@ -44,3 +49,7 @@ enum event_type {
 #define AGENTID_MESSAGE_ID_STEPUP_OUTCOME "6b1f3b0f2a6d4c3e9d1a52c7e1f0a953"
 #define AGENTID_MESSAGE_ID_SESSION_OPEN "6b1f3b0f2a6d4c3e9d1a52c7e1f0a954"
 #define AGENTID_MESSAGE_ID_SESSION_CLOSE "6b1f3b0f2a6d4c3e9d1a52c7e1f0a955"
+#define AGENTID_MESSAGE_ID_EXEC "6b1f3b0f2a6d4c3e9d1a52c7e1f0a960"
+#define AGENTID_MESSAGE_ID_EXEC_BOUND "6b1f3b0f2a6d4c3e9d1a52c7e1f0a961"
+#define AGENTID_MESSAGE_ID_PRUNE "6b1f3b0f2a6d4c3e9d1a52c7e1f0a962"
+#define AGENTID_MESSAGE_ID_AUDIT_KEY "6b1f3b0f2a6d4c3e9d1a52c7e1f0a963"

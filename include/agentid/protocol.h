@@ -31,6 +31,9 @@
 #define AGENTID_METHOD_ROTATE_KEYS "io.agentid.RotateKeys"
 #define AGENTID_METHOD_ISSUE_GRANT "io.agentid.IssueGrant"
 #define AGENTID_METHOD_REDEEM_GRANT "io.agentid.RedeemGrant"
+/* The audit trail (methods-audit.c) */
+#define AGENTID_METHOD_AUDIT "io.agentid.Audit"
+#define AGENTID_METHOD_AUDIT_PRUNE "io.agentid.AuditPrune"
 
 #define AGENTID_ERROR_INVALID_REQUEST "io.agentid.InvalidRequest"
 #define AGENTID_ERROR_MESSAGE_TOO_LARGE "io.agentid.MessageTooLarge"
