@@ -93,6 +93,13 @@ grep -qx 0 "$TEST_DIR/out1" || fail "approved command did not run as root: $(cat
 # The agent was told its request id through the PAM conversation.
 assert_contains "$(cat "$TEST_DIR/out1")" "request $id is waiting"
 "$AGENTCTL" approve "$id" 2>/dev/null && fail "a used request was approved again"
+# The agent's story (agentctl audit) holds the step-up: the exact command,
+# the approver and the reason, in order with what it ran.
+story=$("$AGENTCTL" audit "$name")
+assert_contains "$story" "request $id (sudo: sudo /usr/bin/id -u; tty"
+assert_contains "$story" "approved by uid 0: ok for ticket 4411"
+grep -n -E "  (stepup|approve|outcome) " <<<"$story" | cut -d: -f1 | tr '\n' ' ' | grep -qE '^[0-9]+ [0-9]+ [0-9]+ $' ||
+        fail "step-up request, approval, outcome not in the story: $story"
 
 # One approval, one use: the next sudo asks again; deny it.
 as_agent "$uid" sudo /usr/bin/id -u >"$TEST_DIR/out2" 2>&1 &

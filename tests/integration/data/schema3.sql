@@ -1,0 +1,36 @@
+-- A schema-3 database (before the hash chain) as the broker of commit b3481ed left it:
+-- two agents minted and revoked. tests/integration/audit.sh upgrades it.
+PRAGMA foreign_keys=OFF;
+BEGIN TRANSACTION;
+CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;
+INSERT INTO meta VALUES('next_uid',1900000002);
+CREATE TABLE identities (  id INTEGER PRIMARY KEY,  name TEXT NOT NULL UNIQUE,  uid INTEGER NOT NULL, gid INTEGER NOT NULL,  owner_uid INTEGER NOT NULL, invoker_pid INTEGER NOT NULL,  template TEXT NOT NULL, reason TEXT, on_behalf_of TEXT, parent TEXT,  home TEXT NOT NULL, shell TEXT NOT NULL, groups TEXT NOT NULL,  state TEXT NOT NULL CHECK (state IN ('live', 'revoked', 'expired')),  created_usec INTEGER NOT NULL, expires_usec INTEGER NOT NULL,  ended_usec INTEGER, end_reason TEXT) STRICT;
+INSERT INTO identities VALUES(1,'ag-default-3gmpwv',1900000000,1900000000,0,8461,'default','before the chain',NULL,NULL,'/tmp/mig3/state/home/ag-default-3gmpwv','/bin/sh','','revoked',1795449230429477,1795449290429477,1795449230463795,'revoked by uid 0');
+INSERT INTO identities VALUES(2,'ag-default-z3m883',1900000001,1900000001,0,8476,'default','before the chain',NULL,NULL,'/tmp/mig3/state/home/ag-default-z3m883','/bin/sh','','revoked',1795449230449449,1795449290449449,1795449230463795,'revoked by uid 0');
+CREATE TABLE events (  seq INTEGER PRIMARY KEY AUTOINCREMENT,  time_usec INTEGER NOT NULL, event TEXT NOT NULL,  agent TEXT, uid INTEGER, owner_uid INTEGER, template TEXT, reason TEXT,  caller_uid INTEGER, caller_pid INTEGER, detail TEXT) STRICT;
+INSERT INTO events VALUES(1,1795449229954442,'rotate',NULL,NULL,NULL,NULL,NULL,NULL,NULL,'new signing key kL3GOrcU4DUPg5pK_6vaAohAwxEngazQzP9TBaeJlBw');
+INSERT INTO events VALUES(2,1795449229963274,'start',NULL,NULL,NULL,NULL,NULL,NULL,7916,'version 0.1.0, uids 1900000000-1900009999, 1 templates');
+INSERT INTO events VALUES(3,1795449230429477,'mint','ag-default-3gmpwv',1900000000,0,'default','before the chain',0,8461,'1m');
+INSERT INTO events VALUES(4,1795449230449449,'mint','ag-default-z3m883',1900000001,0,'default','before the chain',0,8476,'1m');
+INSERT INTO events VALUES(5,1795449230463795,'revoke','ag-default-3gmpwv',1900000000,0,'default','before the chain',0,8485,'revoked by uid 0');
+INSERT INTO events VALUES(6,1795449230463795,'revoke','ag-default-z3m883',1900000001,0,'default','before the chain',0,8485,'revoked by uid 0');
+INSERT INTO events VALUES(7,1795449230473505,'stop',NULL,NULL,NULL,NULL,NULL,NULL,7916,'signal');
+CREATE TABLE signing_keys (  kid TEXT PRIMARY KEY, x TEXT NOT NULL, created_usec INTEGER NOT NULL,  retired_usec INTEGER, max_exp_usec INTEGER NOT NULL DEFAULT 0) STRICT;
+CREATE TABLE tokens (  jti TEXT PRIMARY KEY, kind TEXT NOT NULL CHECK (kind IN ('token', 'grant')),  agent TEXT NOT NULL, kid TEXT NOT NULL, hash TEXT NOT NULL, audience TEXT NOT NULL,  issued_usec INTEGER NOT NULL, expires_usec INTEGER NOT NULL, redeemed_usec INTEGER) STRICT;
+CREATE TABLE stepup_requests (  id TEXT PRIMARY KEY, agent TEXT NOT NULL, uid INTEGER NOT NULL, owner_uid INTEGER NOT NULL,  template TEXT NOT NULL, service TEXT NOT NULL, command TEXT NOT NULL, tty TEXT, rhost TEXT,  reason TEXT, caller_pid INTEGER NOT NULL,  state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'denied', 'used', 'expired')),  created_usec INTEGER NOT NULL, expires_usec INTEGER NOT NULL,  decided_by INTEGER, decided_usec INTEGER, decision_reason TEXT) STRICT;
+CREATE TABLE pam_sessions (  id INTEGER PRIMARY KEY, agent TEXT NOT NULL, uid INTEGER NOT NULL, service TEXT NOT NULL,  pid INTEGER NOT NULL, tty TEXT, rhost TEXT, opened_usec INTEGER NOT NULL, closed_usec INTEGER) STRICT;
+DELETE FROM sqlite_sequence;
+INSERT INTO sqlite_sequence VALUES('events',7);
+CREATE UNIQUE INDEX identities_live_uid ON identities (uid) WHERE state = 'live';
+CREATE INDEX identities_uid ON identities (uid);
+CREATE INDEX identities_live_owner ON identities (owner_uid) WHERE state = 'live';
+CREATE INDEX events_agent ON events (agent);
+CREATE TRIGGER events_no_update BEFORE UPDATE ON events   BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TRIGGER events_no_delete BEFORE DELETE ON events   BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE UNIQUE INDEX signing_keys_current ON signing_keys ((retired_usec IS NULL))  WHERE retired_usec IS NULL;
+CREATE INDEX tokens_expires ON tokens (expires_usec);
+CREATE INDEX identities_live_parent ON identities (parent) WHERE state = 'live';
+CREATE INDEX stepup_open ON stepup_requests (created_usec) WHERE state IN ('pending', 'approved');
+CREATE INDEX pam_sessions_open ON pam_sessions (agent) WHERE closed_usec IS NULL;
+COMMIT;
+PRAGMA user_version = 3;
