@@ -160,15 +160,19 @@ static void map_del(struct exec_trail *t, int32_t pid) {
 
 /* ---- agents (the loop) ---- */
 
-/* The trail of the agent that had uid at time when (live then: an exec
- * queued just before its agent ended still counts), created on first
- * use; NULL if none. */
+/* Processes of an ended agent are killed within its teardown; what they
+ * execute until then is still the agent's. */
+#define TEARDOWN_GRACE_USEC (UINT64_C(10) * 1000000)
+
+/* The trail of the agent that had uid at time when (an exec queued just
+ * before its agent ended, or during its teardown, still counts), created
+ * on first use; NULL if none. */
 static struct agent_trail *agent_of(struct broker *b, uint32_t uid, uint64_t when, struct identity *i) {
         struct exec_trail *t = b->exec_trail;
         struct agent_trail *nt;
 
         if (store_find(b->store, NULL, uid, true, i) < 0 || i->created_usec > when ||
-            (i->state != IDENTITY_LIVE && i->ended_usec < when))
+            (i->state != IDENTITY_LIVE && i->ended_usec + TEARDOWN_GRACE_USEC < when))
                 return NULL;
         for (size_t k = 0; k < t->n_agents; k++)
                 if (t->agents[k].uid == uid && streq(t->agents[k].name, i->name))

@@ -123,13 +123,39 @@ static void print_story_header(json_t *a) {
                jstr(a, json_object_get(a, "ended_at") ? "ended_at" : "expires_at") ?: "-");
 }
 
+static int by_time(const void *a, const void *b) {
+        json_t *x = *(json_t *const *) a, *y = *(json_t *const *) b;
+        int64_t tx = jint(x, "time_usec", 0), ty = jint(y, "time_usec", 0);
+        int64_t sx = jint(x, "seq", 0), sy = jint(y, "seq", 0);
+
+        if (tx != ty)
+                return tx < ty ? -1 : 1;
+        return sx < sy ? -1 : sx > sy;
+}
+
+/* Stable by seq for equal times. */
+static void sort_by_time(json_t *array) {
+        size_t n = json_array_size(array);
+        json_t **v = n ? calloc(n, sizeof(*v)) : NULL;
+
+        if (!v)
+                return;
+        for (size_t k = 0; k < n; k++)
+                v[k] = json_incref(json_array_get(array, k));
+        qsort(v, n, sizeof(*v), by_time);
+        json_array_clear(array);
+        for (size_t k = 0; k < n; k++)
+                json_array_append_new(array, v[k]);
+        free(v);
+}
+
 static int cmd_story(int argc, char **argv, const char *socket, bool json) {
         static const struct option options[] = {
                 { "owner", required_argument, NULL, 'o' }, { "since", required_argument, NULL, 's' },
                 { "until", required_argument, NULL, 'u' }, { "event", required_argument, NULL, 'e' },
                 { "after", required_argument, NULL, 'a' }, {},
         };
-        json_t *params = json_object(), *reply = NULL;
+        json_t *params = json_object(), *reply = NULL, *story = NULL;
         bool header_done = false;
         int64_t t0 = -1, n = 0;
         json_int_t after = 0;
@@ -189,6 +215,7 @@ static int cmd_story(int argc, char **argv, const char *socket, bool json) {
                 json_decref(params);
                 return usage_error("the agent name is not valid text");
         }
+        story = json_array();
         for (;;) {
                 json_t *events, *e, *next;
                 size_t k;
@@ -205,17 +232,18 @@ static int cmd_story(int argc, char **argv, const char *socket, bool json) {
                 }
                 events = json_object_get(reply, "events");
                 json_array_foreach(events, k, e) {
-                        if (t0 < 0)
-                                t0 = jint(e, "time_usec", 0);
                         n++;
                         if (json) {
-                                /* One object per line, as a SIEM reads it. */
+                                /* One object per line in chain order, as a
+                                 * SIEM reads it. */
                                 char *line = json_dumps(e, JSON_COMPACT | JSON_SORT_KEYS);
                                 if (line)
                                         puts(line);
                                 free(line);
-                        } else
-                                print_event_line(e, t0);
+                        } else if (json_array_append(story, e) < 0) {
+                                r = 1;
+                                break;
+                        }
                 }
                 next = json_object_get(reply, "next");
                 if (!json_is_integer(next)) {
@@ -226,6 +254,20 @@ static int cmd_story(int argc, char **argv, const char *socket, bool json) {
                 json_decref(reply);
         }
         json_decref(params);
+        /* The story in the order things happened: an exec is stamped with
+         * the kernel's time, and may be chained a moment after events the
+         * broker recorded meanwhile. */
+        if (r == 0 && !json) {
+                json_t *e;
+                size_t k;
+                sort_by_time(story);
+                json_array_foreach(story, k, e) {
+                        if (t0 < 0)
+                                t0 = jint(e, "time_usec", 0);
+                        print_event_line(e, t0);
+                }
+        }
+        json_decref(story);
         if (r == 0 && !json && n == 0)
                 printf("(no events)\n");
         return r;
