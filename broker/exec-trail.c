@@ -473,13 +473,18 @@ static void *reader(void *userdata) {
                         for (struct nlmsghdr *nl = (struct nlmsghdr *) buf; NLMSG_OK(nl, (size_t) n);
                              nl = NLMSG_NEXT(nl, n)) {
                                 struct cn_msg *cn;
+                                struct proc_event ev;
                                 if (nl->nlmsg_type == NLMSG_ERROR || nl->nlmsg_type == NLMSG_NOOP)
                                         continue;
                                 cn = NLMSG_DATA(nl);
                                 if (cn->id.idx != CN_IDX_PROC || cn->id.val != CN_VAL_PROC ||
-                                    nl->nlmsg_len < NLMSG_LENGTH(sizeof(*cn) + sizeof(struct proc_event)))
+                                    nl->nlmsg_len < NLMSG_LENGTH(sizeof(*cn) + sizeof(ev)))
                                         continue;
-                                on_proc_event(t, (const struct proc_event *) cn->data);
+                                /* The event sits 4 bytes past an 8-byte
+                                 * boundary (after nlmsghdr and cn_msg):
+                                 * copy it out rather than read it in place. */
+                                memcpy(&ev, cn->data, sizeof(ev));
+                                on_proc_event(t, &ev);
                         }
                 }
         }

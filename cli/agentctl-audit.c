@@ -468,10 +468,12 @@ static int cmd_prune(int argc, char **argv, const char *socket, bool json) {
         if (f) {
                 /* The archive ends with the signed cut that vouches for it. */
                 json_t *cp = json_object_get(reply, "checkpoint");
-                char *line = cp ? json_dumps(json_pack("{s:O}", "checkpoint", cp), JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+                json_t *wrap = cp ? json_pack("{s:O}", "checkpoint", cp) : NULL;
+                char *line = wrap ? json_dumps(wrap, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
                 if (line)
                         fprintf(f, "%s\n", line);
                 free(line);
+                json_decref(wrap);
                 if (fflush(f) != 0 || fsync(fileno(f)) < 0 || fclose(f) != 0)
                         fprintf(stderr, "agentctl audit prune: finishing the archive %s failed\n", archive);
         }
