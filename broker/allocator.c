@@ -78,7 +78,7 @@ bool allocator_id_is_local(struct allocator *a, uint32_t id) {
         struct allocator_local_ids *l = &a->local;
         bool stale = false;
 
-        for (size_t f = 0; f < ELEMENTSOF(local_paths); f++) {
+        for (size_t f = 0; !l->checked && f < ELEMENTSOF(local_paths); f++) {
                 struct stat st;
                 bool exists = stat(local_paths[f], &st) == 0;
                 if (exists != l->read[f] ||
@@ -89,7 +89,12 @@ bool allocator_id_is_local(struct allocator *a, uint32_t id) {
         }
         if (stale || (!l->read[0] && !l->read[1] && !l->ids))
                 local_ids_reload(l);
+        l->checked = true;
         return l->ids && bsearch(&id, l->ids, l->n, sizeof(*l->ids), compare_u32);
+}
+
+void allocator_new_turn(struct allocator *a) {
+        a->local.checked = false;
 }
 
 void allocator_done(struct allocator *a) {
@@ -107,7 +112,19 @@ int allocator_init(struct allocator *a, uint32_t min, uint32_t max, struct store
                 return r;
         if (r == 0 && next >= min && next <= max)
                 a->next = (uint32_t) next;
+        a->stored = a->next;
         return 0;
+}
+
+int allocator_persist(struct allocator *a, struct store *store) {
+        int r;
+
+        if (a->next == a->stored)
+                return 0;
+        r = store_set_meta_u64(store, ALLOCATOR_META_KEY, a->next);
+        if (r == 0)
+                a->stored = a->next;
+        return r;
 }
 
 int allocator_pick(struct allocator *a, struct store *store, uint32_t *ret) {

@@ -18,12 +18,16 @@ struct store;
 struct allocator_local_ids {
         struct stat st[2];
         bool read[2];
+        /* stat(2)ed since the event loop's turn began: one snapshot per
+         * turn, not two stat calls per mint (allocator_new_turn). */
+        bool checked;
         uint32_t *ids;
         size_t n;
 };
 
 struct allocator {
         uint32_t min, max, next;
+        uint32_t stored; /* next as last written to the store (allocator_persist) */
         /* Is this id taken by an account or group outside agentid? NULL:
          * allocator_id_is_local; tests set their own. */
         bool (*id_is_foreign)(uint32_t id);
@@ -33,6 +37,14 @@ struct allocator {
 #define ALLOCATOR_META_KEY "next_uid"
 
 int allocator_init(struct allocator *a, uint32_t min, uint32_t max, struct store *store);
+/* A new turn of the event loop: the next allocator_id_is_local checks
+ * whether /etc/passwd or /etc/group changed. */
+void allocator_new_turn(struct allocator *a);
+/* Write the cursor to the store if it moved: called inside the turn's
+ * transaction, just before its commit. The cursor is only where the next
+ * search starts (a live uid is never handed out twice: allocator_pick
+ * checks the store), so one write per turn is enough. */
+int allocator_persist(struct allocator *a, struct store *store);
 void allocator_done(struct allocator *a);
 
 /* Find a free uid (== gid). -ENOSPC if none is free within the search

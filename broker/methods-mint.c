@@ -142,8 +142,8 @@ int method_mint(struct broker *b, const struct caller *c, json_t *params, struct
                                 return reply_fail(reply, AGENTID_ERROR_INTERNAL, "no unused agent name found");
                         continue;
                 }
-                if (r == 0)
-                        r = store_set_meta_u64(b->store, ALLOCATOR_META_KEY, b->allocator.next);
+                /* The allocator's cursor is stored once per turn, with the
+                 * turn's commit (allocator_persist), not once per mint. */
                 if (r == 0) {
                         e = event_for(EVENT_MINT, &i, c, child ? child_detail : duration_format(ttl, a, sizeof(a)));
                         e.time_usec = i.created_usec;

@@ -184,6 +184,43 @@ static void on_signal(struct broker *b) {
         }
 }
 
+static void dispatch(struct broker *b, const struct epoll_event *events, int n) {
+        for (int k = 0; k < n; k++) {
+                struct watch *w = events[k].data.ptr;
+                switch (w->kind) {
+                case WATCH_LISTEN:
+                        on_listen(b);
+                        break;
+                case WATCH_SIGNAL:
+                        on_signal(b);
+                        break;
+                case WATCH_EXPIRY:
+                        expiry_ack(&b->expiry);
+                        (void) broker_expire_due(b);
+                        break;
+                case WATCH_TICK:
+                        on_tick(b);
+                        break;
+                case WATCH_CONN:
+                        on_conn(b, (struct conn *) w, events[k].events);
+                        break;
+                case WATCH_TASK:
+                        task_on_pidfd(b, w);
+                        break;
+                case WATCH_EXEC:
+                        exec_trail_on_event(b);
+                        break;
+                }
+        }
+}
+
+/* A turn looks for more ready sockets this many times before it commits:
+ * clients answered by the last commit have usually sent their next
+ * request by the time this turn's first batch is handled, and one more
+ * batch in the same commit costs no fsync (docs/performance.md). Bounded,
+ * so the first replies of a turn wait for at most this many batches. */
+#define TURN_BATCHES_MAX 3
+
 static int add_watch(struct broker *b, int fd, struct watch *w) {
         struct epoll_event ev = { .events = EPOLLIN, .data.ptr = w };
         return epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
@@ -255,34 +292,18 @@ int server_run(struct broker *b) {
                 if (r < 0)
                         return r;
                 b->in_turn = true;
-                for (int k = 0; k < n; k++) {
-                        struct watch *w = events[k].data.ptr;
-                        switch (w->kind) {
-                        case WATCH_LISTEN:
-                                on_listen(b);
+                allocator_new_turn(&b->allocator);
+                for (int batch = 1;; batch++) {
+                        dispatch(b, events, n);
+                        if (batch >= TURN_BATCHES_MAX || b->quit)
                                 break;
-                        case WATCH_SIGNAL:
-                                on_signal(b);
+                        n = epoll_wait(b->epoll_fd, events, (int) ELEMENTSOF(events), 0);
+                        if (n <= 0)
                                 break;
-                        case WATCH_EXPIRY:
-                                expiry_ack(&b->expiry);
-                                (void) broker_expire_due(b);
-                                break;
-                        case WATCH_TICK:
-                                on_tick(b);
-                                break;
-                        case WATCH_CONN:
-                                on_conn(b, (struct conn *) w, events[k].events);
-                                break;
-                        case WATCH_TASK:
-                                task_on_pidfd(b, w);
-                                break;
-                        case WATCH_EXEC:
-                                exec_trail_on_event(b);
-                                break;
-                        }
                 }
                 b->in_turn = false;
+                if (allocator_persist(&b->allocator, b->store) < 0)
+                        log_warning("could not store the uid allocator's cursor: %s", store_error(b->store));
                 r = store_commit(b->store);
                 if (r < 0) {
                         /* Memory (heap, tasks, cursor) now runs ahead of the

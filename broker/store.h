@@ -103,8 +103,11 @@ int store_list_live_tasks(struct store *s, int (*cb)(void *userdata, const struc
 int store_get_meta_u64(struct store *s, const char *key, uint64_t *ret);
 int store_set_meta_u64(struct store *s, const char *key, uint64_t value);
 
-/* Move the WAL's pages into the database (called when idle). */
+/* Move the WAL's pages into the database: asks the checkpoint thread
+ * (checkpointer.c, started by store_open) and returns at once. */
 int store_checkpoint(struct store *s);
+/* Checkpoints the thread completed so far. */
+uint64_t store_checkpoints_completed(struct store *s);
 
 /* Schema version this build writes. */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5

@@ -102,7 +102,10 @@ static void test_cursor_persists(void **state) {
         assert_int_equal(allocator_pick(&a, s, &uid), 0);
         assert_int_equal(allocator_pick(&a, s, &uid), 0);
         assert_int_equal(uid, 3001);
-        assert_int_equal(store_set_meta_u64(s, ALLOCATOR_META_KEY, a.next), 0);
+        /* Written with the turn's commit, once. */
+        assert_int_equal(allocator_persist(&a, s), 0);
+        assert_int_equal(a.stored, 3002);
+        assert_int_equal(allocator_persist(&a, s), 0);
         /* A restarted broker continues where the last one stopped. */
         assert_int_equal(allocator_init(&b, 3000, 3999, s), 0);
         assert_int_equal(b.next, 3002);

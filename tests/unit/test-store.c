@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <sqlite3.h>
@@ -249,6 +250,115 @@ static void test_refuses_newer_schema(void **state) {
         *state = s;
 }
 
+static int count_ephemeral(sqlite3 *raw, const char *sql) {
+        char explain[512];
+        sqlite3_stmt *st;
+        int n = 0;
+
+        snprintf(explain, sizeof(explain), "EXPLAIN %s", sql);
+        assert_int_equal(sqlite3_prepare_v2(raw, explain, -1, &st, NULL), SQLITE_OK);
+        while (sqlite3_step(st) == SQLITE_ROW)
+                n += strcmp((const char *) sqlite3_column_text(st, 1), "OpenEphemeral") == 0;
+        sqlite3_finalize(st);
+        return n;
+}
+
+/* A schema 4 database (state CHECK as an IN list) is rebuilt by the 4 -> 5
+ * step: same rows and ids, the CHECK still holds, and writing the state
+ * no longer builds an ephemeral table per statement. */
+static void test_migrates_state_check(void **state) {
+        struct store *s = *state;
+        struct identity a = make("ag-a", 100, 0), b = make("ag-b", 101, 0), got;
+        sqlite3 *raw;
+        char *err = NULL;
+
+        assert_int_equal(store_begin(s), 0);
+        assert_int_equal(store_insert_identity(s, &a), 0);
+        assert_int_equal(store_insert_identity(s, &b), 0);
+        assert_int_equal(store_end_identity(s, a.id, IDENTITY_REVOKED, 1500, "done"), 0);
+        assert_int_equal(store_commit(s), 0);
+        store_close(s);
+        *state = NULL;
+
+        assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(raw,
+                                      "BEGIN;"
+                                      "CREATE TABLE old (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+                                      "  uid INTEGER NOT NULL, gid INTEGER NOT NULL, owner_uid INTEGER NOT NULL,"
+                                      "  invoker_pid INTEGER NOT NULL, template TEXT NOT NULL, reason TEXT,"
+                                      "  on_behalf_of TEXT, parent TEXT, home TEXT NOT NULL, shell TEXT NOT NULL,"
+                                      "  groups TEXT NOT NULL,"
+                                      "  state TEXT NOT NULL CHECK (state IN ('live', 'revoked', 'expired')),"
+                                      "  created_usec INTEGER NOT NULL, expires_usec INTEGER NOT NULL,"
+                                      "  ended_usec INTEGER, end_reason TEXT) STRICT;"
+                                      "INSERT INTO old SELECT * FROM identities;"
+                                      "DROP TABLE identities;"
+                                      "ALTER TABLE old RENAME TO identities;"
+                                      "CREATE UNIQUE INDEX identities_live_uid ON identities (uid) WHERE state = 'live';"
+                                      "CREATE INDEX identities_uid ON identities (uid);"
+                                      "CREATE INDEX identities_live_owner ON identities (owner_uid) WHERE state = 'live';"
+                                      "CREATE INDEX identities_live_parent ON identities (parent) WHERE state = 'live';"
+                                      "CREATE INDEX identities_parent ON identities (parent) WHERE parent IS NOT NULL;"
+                                      "PRAGMA user_version = 4;"
+                                      "COMMIT",
+                                      NULL, NULL, &err),
+                         SQLITE_OK);
+        /* The fixture is what the old schema did: one ephemeral table. */
+        assert_int_equal(count_ephemeral(raw, "UPDATE identities SET state = 'expired' WHERE id = 2"), 1);
+        sqlite3_close(raw);
+
+        assert_int_equal(store_open(db, &s), 0);
+        *state = s;
+        assert_int_equal(store_get(s, a.id, &got), 0);
+        assert_string_equal(got.name, "ag-a");
+        assert_int_equal(got.state, IDENTITY_REVOKED);
+        assert_string_equal(got.end_reason, "done");
+        assert_int_equal(store_get(s, b.id, &got), 0);
+        assert_int_equal(got.state, IDENTITY_LIVE);
+        assert_int_equal(store_uid_is_live(s, 101), 1);
+
+        assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+        assert_int_equal(count_ephemeral(raw, "UPDATE identities SET state = 'expired' WHERE id = 2"), 0);
+        assert_int_equal(count_ephemeral(raw, "INSERT INTO identities (name, uid, gid, owner_uid, invoker_pid, "
+                                              "template, home, shell, groups, state, created_usec, expires_usec) "
+                                              "VALUES ('x', 1, 1, 0, 1, 'd', '/', '/', '', 'live', 1, 2)"),
+                         0);
+        assert_int_not_equal(sqlite3_exec(raw, "UPDATE identities SET state = 'zombie' WHERE id = 2", NULL, NULL,
+                                          &err),
+                             SQLITE_OK);
+        sqlite3_free(err);
+        sqlite3_close(raw);
+}
+
+/* Checkpoints run on their own thread and connection: requested, they
+ * complete without the caller waiting, and leave nothing in the WAL. */
+static void test_checkpoint_thread(void **state) {
+        struct store *s = *state;
+        uint64_t before = store_checkpoints_completed(s);
+        struct stat st;
+        off_t size_before;
+
+        assert_int_equal(store_begin(s), 0);
+        for (uint32_t k = 0; k < 200; k++) {
+                char name[32];
+                struct identity i;
+                snprintf(name, sizeof(name), "ag-%u", k);
+                i = make(name, 1000 + k, 0);
+                assert_int_equal(store_insert_identity(s, &i), 0);
+        }
+        assert_int_equal(store_commit(s), 0);
+        /* Committed to the WAL only (wal_autocheckpoint is off). */
+        assert_int_equal(stat(db, &st), 0);
+        size_before = st.st_size;
+        assert_int_equal(store_checkpoint(s), 0);
+        for (int k = 0; k < 500 && store_checkpoints_completed(s) == before; k++)
+                usleep(10000);
+        assert_true(store_checkpoints_completed(s) > before);
+        /* The pages reached the database file itself. */
+        assert_int_equal(stat(db, &st), 0);
+        assert_true(st.st_size > size_before);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_insert_find_end, setup, teardown),
@@ -259,6 +369,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_events_append_only, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_meta_and_reopen, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_refuses_newer_schema, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_migrates_state_check, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_checkpoint_thread, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
