@@ -5,6 +5,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,12 +31,30 @@ const char *jwt_error_to_string(enum jwt_error e);
 /* The public key for a kid, or NULL. Owned by the lookup's owner. */
 typedef struct evp_pkey_st *(*jwt_key_lookup_fn)(void *userdata, const char *kid);
 
+/* Signatures that verified before. An Ed25519 verification is about 80%
+ * of a VerifyToken's instructions, and the same token comes back at every
+ * login of its agent (sshd, sudo): a token seen again skips it. Keyed by
+ * the SHA-256 of the whole token (signed text and signature) and the key's
+ * public bytes; only verifications that succeeded enter, so presenting
+ * garbage cannot evict much of anything but garbage's neighbours, and a
+ * miss only costs the verification it would have cost anyway. Everything
+ * else (header, kid lookup, claims, expiry) is checked every time. */
+#define JWT_VERIFIED_SLOTS 256
+struct jwt_verified {
+        struct {
+                uint8_t digest[32];
+                uint8_t key[32];
+                bool used;
+        } slot[JWT_VERIFIED_SLOTS];
+};
+
 struct jwt_expect {
         const char *typ;      /* required header typ (compared case-insensitively) */
         const char *issuer;   /* iss must equal this */
         const char *audience; /* aud must be, or contain, this */
         uint64_t now;         /* seconds since the epoch */
         uint64_t leeway;      /* seconds of clock skew tolerated */
+        struct jwt_verified *verified; /* NULL: verify every signature */
 };
 
 /* Sign claims into a compact token with header {alg, kid, typ}. Returns 0

@@ -14,6 +14,7 @@
 
 #include "agentid/limits.h"
 #include "agentid/token.h"
+#include "jwt.h"
 
 struct evp_pkey_st;
 struct broker;
@@ -35,6 +36,7 @@ struct keyring {
         uint64_t leeway_usec;
         size_t n_published;       /* keys in the JWKS file as last written */
         uint64_t last_prune_usec; /* housekeeping: token rows last pruned */
+        struct jwt_verified verified; /* signatures that verified (jwt.h) */
 };
 
 /* Load the keys, creating the first one (with its "rotate" event) if there

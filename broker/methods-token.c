@@ -251,6 +251,7 @@ static int check(struct broker *b, const struct caller *c, json_t *params, bool 
                                 .audience = audience,
                                 .now = now / USEC_PER_SEC,
                                 .leeway = b->keys.leeway_usec / USEC_PER_SEC,
+                                .verified = &b->keys.verified,
                         },
                         &claims, why, sizeof(why));
         if (je != JWT_OK)

@@ -410,9 +410,62 @@ static void test_hash(void **state) {
         assert_string_not_equal(a, b);
 }
 
+static EVP_PKEY *swapped_key;
+
+static EVP_PKEY *lookup_swapped(void *userdata, const char *kid) {
+        return strcmp(kid, "k1") == 0 ? swapped_key : NULL;
+}
+
+static int memo_slots_used(const struct jwt_verified *v) {
+        int n = 0;
+        for (size_t k = 0; k < JWT_VERIFIED_SLOTS; k++)
+                n += v->slot[k].used;
+        return n;
+}
+
+/* The memo of verified signatures: a token seen again still has its
+ * header, key and claims checked; a forged signature or another key never
+ * rides on an earlier success; failures never enter. */
+static void test_verified_memo(void **state) {
+        static struct jwt_verified memo;
+        struct jwt_expect e = expect;
+        char *good = make(HDR, CLAIMS("")), *forged = strdup(good);
+        size_t len = strlen(forged);
+        json_t *claims = NULL;
+        char why[256];
+
+        e.verified = &memo;
+        assert_int_equal(verify_e(good, &e), JWT_OK);
+        assert_int_equal(memo_slots_used(&memo), 1);
+        assert_int_equal(verify_e(good, &e), JWT_OK); /* from the memo */
+        assert_int_equal(memo_slots_used(&memo), 1);
+
+        /* Same signed text, another signature: verified, and refused. */
+        forged[len - 2] = forged[len - 2] == 'A' ? 'B' : 'A';
+        assert_int_equal(verify_e(forged, &e), JWT_BAD_SIGNATURE);
+        assert_int_equal(memo_slots_used(&memo), 1);
+
+        /* Claims are checked on every call, memo or not. */
+        e.now = 1900000300 + 31;
+        assert_int_equal(verify_e(good, &e), JWT_EXPIRED);
+        e.now = expect.now;
+        e.audience = "mcp://other";
+        assert_int_equal(verify_e(good, &e), JWT_WRONG_AUDIENCE);
+        e.audience = expect.audience;
+
+        /* The kid now names another key: the earlier success does not count. */
+        swapped_key = other;
+        assert_int_equal(jwt_verify(good, strlen(good), lookup_swapped, NULL, &e, &claims, why, sizeof(why)),
+                         JWT_BAD_SIGNATURE);
+        assert_null(claims);
+        free(forged);
+        free(good);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_sign_verify),     cmocka_unit_test(test_rfc8037_known_answer),
+                cmocka_unit_test(test_verified_memo),
                 cmocka_unit_test(test_thumbprint),      cmocka_unit_test(test_fully_specified_alg),
                 cmocka_unit_test(test_forged_signature), cmocka_unit_test(test_unknown_kid),
                 cmocka_unit_test(test_bad_alg),         cmocka_unit_test(test_type),
