@@ -14,6 +14,7 @@
 #include "log.h"
 #include "macro.h"
 #include "sql.h"
+#include "wal-batch.h"
 
 enum {
         STMT_BEGIN,
@@ -297,6 +298,7 @@ static int migrate(struct store *s) {
 }
 
 int store_open(const char *path, struct store **ret) {
+        const char *vfs = NULL;
         struct store *s;
         mode_t old_umask;
         int r, rc;
@@ -312,7 +314,13 @@ int store_open(const char *path, struct store **ret) {
         /* The database (and its -wal and -shm, which SQLite creates with the
          * database's mode) is the broker's alone: 0600. */
         old_umask = umask(0077);
-        rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+        /* Appends to the WAL gathered into one write per commit
+         * (wal-batch.h); it relies on synchronous = FULL, set below. */
+        if (wal_batch_vfs(&vfs) < 0) {
+                log_warning("WAL writes unbatched: the default SQLite VFS is not usable underneath");
+                vfs = NULL;
+        }
+        rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, vfs);
         umask(old_umask);
         if (rc == SQLITE_OK && !(s->path = strdup(path)))
                 rc = SQLITE_NOMEM;

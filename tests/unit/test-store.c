@@ -359,6 +359,49 @@ static void test_checkpoint_thread(void **state) {
         assert_true(st.st_size > size_before);
 }
 
+/* The WAL batching VFS (wal-batch.c): a commit far larger than its buffer,
+ * with a page cache so small that pages spill to the WAL mid-transaction
+ * and are read back from it, reaches another connection (the default VFS,
+ * as the checkpoint thread's) whole; a rolled-back one not at all. */
+static void test_wal_batch(void **state) {
+        struct store *s = *state;
+        sqlite3 *raw;
+        sqlite3_stmt *st;
+        uint32_t k;
+
+        assert_int_equal(sqlite3_exec(store_sqlite(s), "PRAGMA cache_size = 8", NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(store_begin(s), 0);
+        for (k = 0; k < 3000; k++) {
+                char name[32];
+                struct identity i;
+                snprintf(name, sizeof(name), "ag-batch-%u", k);
+                i = make(name, 5000 + k, k % 7);
+                assert_int_equal(store_insert_identity(s, &i), 0);
+        }
+        assert_int_equal(store_commit(s), 0);
+        assert_int_equal(store_begin(s), 0);
+        for (; k < 4000; k++) {
+                char name[32];
+                struct identity i;
+                snprintf(name, sizeof(name), "ag-batch-%u", k);
+                i = make(name, 5000 + k, 0);
+                assert_int_equal(store_insert_identity(s, &i), 0);
+        }
+        store_rollback(s);
+
+        assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(raw, "SELECT count(*), sum(uid) FROM identities", -1, &st, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_int64(st, 0), 3000);
+        assert_int_equal(sqlite3_column_int64(st, 1), 3000 * 5000 + 2999 * 3000 / 2);
+        sqlite3_finalize(st);
+        assert_int_equal(sqlite3_prepare_v2(raw, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        assert_string_equal((const char *) sqlite3_column_text(st, 0), "ok");
+        sqlite3_finalize(st);
+        sqlite3_close(raw);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_insert_find_end, setup, teardown),
@@ -371,6 +414,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_refuses_newer_schema, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_migrates_state_check, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_checkpoint_thread, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_wal_batch, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
