@@ -20,9 +20,10 @@
 struct targets {
         int64_t *ids;
         size_t n, cap;
+        json_t *names; /* the reply's: the first REVOKE_REPLY_NAMES_MAX, as read before the change */
 };
 
-static int targets_add(struct targets *t, int64_t id) {
+static int targets_add(struct targets *t, int64_t id, const char *name) {
         for (size_t k = 0; k < t->n && t->n < 4096; k++) /* dedupe short explicit lists */
                 if (t->ids[k] == id)
                         return 0;
@@ -35,11 +36,15 @@ static int targets_add(struct targets *t, int64_t id) {
                 t->cap = ncap;
         }
         t->ids[t->n++] = id;
+        /* Kept from the row already read: no second read per target. */
+        if (t->n <= REVOKE_REPLY_NAMES_MAX &&
+            ((!t->names && !(t->names = json_array())) || json_array_append_new(t->names, json_string(name)) < 0))
+                return -ENOMEM;
         return 0;
 }
 
 static int collect_one(void *userdata, const struct identity *i) {
-        return targets_add(userdata, i->id);
+        return targets_add(userdata, i->id, i->name);
 }
 
 /* Resolve one "agents" element: a name, or a uid (number or digits). */
@@ -96,7 +101,7 @@ static int owner_param(json_t *params, int64_t *ret) {
 int method_revoke(struct broker *b, const struct caller *c, json_t *params, struct reply *reply) {
         static const char *const known[] = { "agents", "owner", "all", "reason", NULL };
         struct targets t = {};
-        json_t *agents = json_object_get(params, "agents"), *names;
+        json_t *agents = json_object_get(params, "agents");
         const char *reason = NULL;
         int all = 0, selectors, r = -1;
         char by[64];
@@ -154,7 +159,7 @@ int method_revoke(struct broker *b, const struct caller *c, json_t *params, stru
                                                "%s (only its owner or an admin may)", detail);
                                 goto out;
                         }
-                        if (targets_add(&t, i.id) < 0) {
+                        if (targets_add(&t, i.id, i.name) < 0) {
                                 r = reply_fail(reply, AGENTID_ERROR_INTERNAL, "out of memory");
                                 goto out;
                         }
@@ -176,24 +181,18 @@ int method_revoke(struct broker *b, const struct caller *c, json_t *params, stru
                 }
         }
 
-        /* Names for the reply are read before the change (same rows). */
-        names = json_array();
-        for (size_t k = 0; names && k < t.n && k < REVOKE_REPLY_NAMES_MAX; k++) {
-                struct identity i;
-                if (store_get(b->store, t.ids[k], &i) == 0)
-                        json_array_append_new(names, json_string(i.name));
-        }
         r = broker_end_identities(b, c, t.ids, t.n, IDENTITY_REVOKED, reason);
         if (r < 0) {
-                json_decref(names);
                 r = reply_fail(reply, r == -EIO || r == -ENOSPC || r == -EROFS ? AGENTID_ERROR_AUDIT_FAILED
                                                                                : AGENTID_ERROR_INTERNAL,
                                "the revocation could not be recorded, nothing was revoked: %s", strerror(-r));
                 goto out;
         }
-        reply->parameters = json_pack("{s:o, s:i}", "revoked", names ? names : json_array(), "count", r);
+        reply->parameters = json_pack("{s:o, s:i}", "revoked", t.names ? json_incref(t.names) : json_array(), "count",
+                                      r);
         r = 0;
 out:
+        json_decref(t.names);
         free(t.ids);
         return r;
 }
