@@ -11,7 +11,10 @@ n=${2:-1000000}
 dir=$(mktemp -d /tmp/agentid-scale.XXXXXX)
 chmod 0755 "$dir"
 mkdir -p "$dir/etc"
-printf '[broker]\njournal = off\n' >"$dir/etc/agentid.conf"
+# A uid range of its own, above the test brokers' slices and scripts/bench's
+# (a broker kills processes of agent uids it does not know).
+base_uid=2101000000
+printf '[broker]\njournal = off\nuid_min = %d\nuid_max = %d\n' $base_uid $((base_uid + 1999999)) >"$dir/etc/agentid.conf"
 broker=
 trap '[[ -n $broker ]] && kill $broker 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
 export AGENTID_SOCKET="$dir/run/agentid.sock"
@@ -34,11 +37,11 @@ sqlite3 "$dir/state/agentid.db" "
         WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i + 1 < $n)
         INSERT INTO identities (name, uid, gid, owner_uid, invoker_pid, template, home, shell, groups, state,
                                 created_usec, expires_usec)
-        SELECT printf('ag-default-%07d', i), 1879048192 + i, 1879048192 + i, 0, 1, 'default',
+        SELECT printf('ag-default-%07d', i), $base_uid + i, $base_uid + i, 0, 1, 'default',
                printf('%s/state/home/ag-default-%07d', '$dir', i), '/bin/sh', '', 'live', $now,
                $now + 3600000000 + i
         FROM k;
-        INSERT INTO meta (key, value) VALUES ('next_uid', 1879048192 + $n)
+        INSERT INTO meta (key, value) VALUES ('next_uid', $base_uid + $n)
                 ON CONFLICT (key) DO UPDATE SET value = excluded.value;"
 
 t0=$(date +%s%N)

@@ -1,0 +1,94 @@
+#!/bin/bash
+# Where the broker's time goes, in figures that hold on a loaded machine
+# (docs/performance.md, "Profile"): counts, not wall-clock times.
+#   profile.sh BUILDDIR syscalls [CLIENTS] [SECONDS]
+#       bench-mint against a broker for SECONDS (3) with CLIENTS (32); per
+#       lifecycle: the broker's syscalls (perf's syscall tracepoints),
+#       fsyncs, and CPU time (user/system, from /proc) of broker and clients.
+#   profile.sh BUILDDIR instructions [CLIENTS] [SECONDS]
+#       the same under callgrind: the broker's instructions per lifecycle,
+#       in total and in the functions that matter (slow: ~50x).
+#   profile.sh BUILDDIR pam [N]
+#       bench-pam's agent token auths (N, default 300) against a broker under
+#       callgrind: the broker's instructions per auth (method_stepup is the
+#       auth itself; server_run also holds bench-pam's Status baseline).
+# Root; each broker runs in a temporary directory.
+set -euo pipefail
+build=$(cd "$1" && pwd)
+what=$2
+dir=$(mktemp -d /tmp/agentid-profile.XXXXXX)
+chmod 0755 "$dir"
+mkdir -p "$dir/etc/templates.d"
+# Its own uid range (a broker kills processes of agent uids it does not
+# know): above the test brokers' slices, scripts/bench's and bench-scale's.
+printf '[broker]\njournal = off\nuid_min = 2103000000\nuid_max = 2103999999\n' >"$dir/etc/agentid.conf"
+printf '[template]\nname = default\nttl = 10m\ninvokers = root\n' >"$dir/etc/templates.d/default.conf"
+printf '[template]\nname = bench\nttl = 10m\ninvokers = root\nssh = allow\n' >"$dir/etc/templates.d/bench.conf"
+broker=
+trap '[[ -n $broker ]] && kill $broker 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
+wrap=()
+[[ $what == instructions || $what == pam ]] &&
+        wrap=(valgrind --tool=callgrind --callgrind-out-file="$dir/callgrind.out")
+"${wrap[@]}" "$build/agentidd" --config "$dir/etc/agentid.conf" --state-dir "$dir/state" \
+        --runtime-dir "$dir/run" 2>"$dir/broker.log" &
+broker=$!
+for _ in $(seq 1 600); do [[ -S $dir/run/agentid.sock ]] && break; sleep 0.05; done
+sleep 0.5
+cpu() { awk '{ print $14, $15 }' "/proc/$broker/stat"; }
+
+# Instructions per unit in the functions that explain the figures.
+instructions() { # UNITS LABEL
+        kill "$broker"
+        wait "$broker" 2>/dev/null || true
+        broker=
+        callgrind_annotate --inclusive=yes "$dir/callgrind.out" 2>/dev/null |
+                awk -v n="$1" -v label="$2" '
+                /server\.c:server_run |methods-mint\.c:method_mint |methods-revoke\.c:method_revoke |lifecycle\.c:broker_end_identities |store\.c:store_insert_identity |store\.c:store_end_identity |store\.c:store_append_event |store\.c:store_commit |protocol\.c:protocol_request_parse |protocol\.c:protocol_reply_format |identity-json\.c:identity_to_json |methods-pam\.c:method_stepup |methods-token\.c:method_verify_token |jwt\.c:jwt_verify |EVP_DigestVerify |json_loadb / {
+                        v = $1; gsub(",", "", v); f = $3; sub(/.*\//, "", f); sub(/\[.*/, "", f)
+                        if (!(f in seen)) { seen[f] = 1; printf "%10.0f instructions per %s  %s\n", v / n, label, f }
+                }'
+}
+
+case $what in
+syscalls)
+        events=task-clock,context-switches
+        for s in fdatasync fsync pwrite64 write sendto recvmsg epoll_wait epoll_ctl pread64 read newfstatat fcntl; do
+                events+=,syscalls:sys_enter_$s
+        done
+        perf stat -x, -p "$broker" -e "$events" -o "$dir/perf.txt" &
+        perf=$!
+        sleep 0.2
+        read -r u0 s0 < <(cpu)
+        out=$( { /usr/bin/time -f "clients: user %U s, system %S s" "$build/tests/bench/bench-mint" \
+                "$dir/run/agentid.sock" "${3:-32}" "${4:-3}"; } 2>&1)
+        read -r u1 s1 < <(cpu)
+        kill -INT "$perf"
+        wait "$perf" || true
+        echo "$out"
+        n=$(sed -n 's/.*(\([0-9]*\) lifecycles in.*/\1/p' <<<"$out")
+        clients=$(sed -n 's/^clients: user \([0-9.]*\) s, system \([0-9.]*\) s/\1 \2/p' <<<"$out")
+        tick=$(getconf CLK_TCK)
+        awk -v n="$n" -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v t="$tick" -v c="$clients" 'BEGIN {
+                split(c, cc, " ")
+                printf "CPU per lifecycle: broker user %.0f us, system %.0f us; clients user %.0f us, system %.0f us\n",
+                        u / t / n * 1e6, s / t / n * 1e6, cc[1] / n * 1e6, cc[2] / n * 1e6 }'
+        awk -F, -v n="$n" '$1 !~ /^#/ && NF > 2 && $1 ~ /^[0-9.]+$/ {
+                name = $3; sub("syscalls:sys_enter_", "", name)
+                printf "%-18s %10s  %8.3f per lifecycle\n", name, $1, $1 / n }' "$dir/perf.txt"
+        ;;
+instructions)
+        out=$("$build/tests/bench/bench-mint" "$dir/run/agentid.sock" "${3:-32}" "${4:-8}")
+        echo "$out"
+        instructions "$(sed -n 's/.*(\([0-9]*\) lifecycles in.*/\1/p' <<<"$out")" lifecycle
+        ;;
+pam)
+        n=${3:-300}
+        "$build/tests/bench/bench-pam" "$build" "$dir/run/agentid.sock" "$dir/run/nss/agents.cache" "$n" | head -n 1
+        # server_run also counts bench-pam's baseline: one Status call per auth.
+        instructions "$n" "token auth"
+        ;;
+*)
+        echo "usage: profile.sh BUILDDIR syscalls|instructions|pam [...]" >&2
+        exit 2
+        ;;
+esac
