@@ -44,7 +44,10 @@ instructions() { # UNITS LABEL
         callgrind_annotate --inclusive=yes "$dir/callgrind.out" 2>/dev/null |
                 awk -v n="$1" -v label="$2" '
                 /server\.c:server_run |methods-mint\.c:method_mint |methods-revoke\.c:method_revoke |lifecycle\.c:broker_end_identities |store\.c:store_insert_identity |store\.c:store_end_identity |store\.c:store_append_event |store\.c:store_commit |protocol\.c:protocol_request_parse |protocol\.c:protocol_reply_format |identity-json\.c:identity_to_json |methods-pam\.c:method_stepup |methods-token\.c:method_verify_token |jwt\.c:jwt_verify |EVP_DigestVerify |json_loadb / {
-                        v = $1; gsub(",", "", v); f = $3; sub(/.*\//, "", f); sub(/\[.*/, "", f)
+                        if (!match($0, /%\)  [^ ]+ \[/))
+                                next
+                        v = $1; gsub(",", "", v)
+                        f = substr($0, RSTART + 4, RLENGTH - 6); sub(/.*\//, "", f)
                         if (!(f in seen)) { seen[f] = 1; printf "%10.0f instructions per %s  %s\n", v / n, label, f }
                 }'
 }
