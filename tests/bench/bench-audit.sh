@@ -15,7 +15,7 @@ broker_dir() { # BUILD EXTRA-CONF -> prints dir, starts broker, sets pid
         d=$(mktemp -d)
         chmod 755 "$d"
         mkdir -p "$d/etc/templates.d"
-        printf '[broker]\njournal = off\nuid_min = 1950000000\nuid_max = 1959999999\n%s\n' "$2" >"$d/etc/agentid.conf"
+        printf '[broker]\njournal = off\nuid_min = 2105000000\nuid_max = 2105999999\n%s\n' "$2" >"$d/etc/agentid.conf"
         printf '[template]\nname = default\nttl = 10m\ninvokers = root\n' >"$d/etc/templates.d/default.conf"
         "$1/agentidd" --config "$d/etc/agentid.conf" --state-dir "$d/state" --runtime-dir "$d/run" 2>"$d/log" &
         echo "$! $d"
