@@ -37,7 +37,7 @@ AGENTID_HOST_BOOT_TIMEOUT=${AGENTID_HOST_BOOT_TIMEOUT:-60}
 # agentid packages plus the programs the checks drive, so that nothing in
 # the machine needs the network. Changing the list rebuilds the base.
 HOST_SUITE=bookworm
-HOST_PACKAGES=systemd,systemd-sysv,dbus,libpam-runtime,libpam-modules,sudo,openssh-server,openssh-client,sshpass,libjansson4,libinih1,libsqlite3-0,libssl3,libsystemd0,sqlite3,jq,procps,less,passwd,login
+HOST_PACKAGES=systemd,systemd-sysv,libnss-systemd,dbus,libpam-runtime,libpam-modules,sudo,openssh-server,openssh-client,sshpass,libjansson4,libinih1,libsqlite3-0,libssl3,libsystemd0,sqlite3,jq,procps,less,passwd,login
 
 _host_dir() { echo "$AGENTID_HOST_STATE/$AGENTID_HOST"; }
 _host_root() { echo "$AGENTID_HOST_STATE/$AGENTID_HOST/root"; }
