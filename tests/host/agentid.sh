@@ -120,11 +120,11 @@ check "README: the example template, then agentctl run --template triage -- id" 
 # --- re-reading templates: running and idle ----------------------------------
 template() { # NAME [KEY=VALUE...]: a template file inside
         local t="[template]\nname = $1\ninvokers = root\napprovers = root\n" kv
-        for kv inside "${@:2}"; do t+="${kv}\n"; done
+        for kv in "${@:2}"; do t+="${kv}\n"; done
         inside "printf '$t' >/etc/agentid/templates.d/$1.conf"
 }
 template reload-running
-inside 'agentctl run --ttl 2m -- sh -c "sleep 6; echo task-survived" >/root/reload-task.out 2>&1; echo $? >/root/reload-task.rc' >/dev/null &
+inside 'agentctl run --template triage --ttl 2m -- sh -c "sleep 6; echo task-survived" >/root/reload-task.out 2>&1; echo $? >/root/reload-task.rc' >/dev/null &
 task=$!
 sleep 1.5
 check "reload while running: systemctl reload-or-restart agentid re-reads templates, same broker, task survives" \
@@ -169,12 +169,12 @@ wait $sudo_bg
 check "NOPASSWD + sudo = approve: denied, sudo refused and says why" \
         '[[ $(cat /root/stepup.rc) != 0 ]] && grep -q "was denied" /root/stepup.out'
 check "refused step-up (sudo = deny) says why, not \"incorrect password attempts\"" \
-        'name=$(agentctl --json mint --ttl 5m --reason deny | jq -r .uid); out=$(setpriv --reuid=$name --regid=$name --clear-groups sudo /usr/bin/true 2>&1); rc=$?; echo "$out";
+        'name=$(agentctl --json mint --template triage --ttl 5m --reason deny | jq -r .uid); out=$(setpriv --reuid=$name --regid=$name --clear-groups sudo /usr/bin/true 2>&1); rc=$?; echo "$out";
          ((rc != 0)) && grep -q "sudo = deny" <<<"$out" && ! grep -q "incorrect password" <<<"$out"'
 
 # --- reboot: agents resolve from boot, expired ones never ----------------------
-live=$(inside 'agentctl --json mint --ttl 30m --reason "survives reboot" | jq -r .name')
-short=$(inside 'agentctl --json mint --ttl 3s --reason "expires while down" | jq -r .name')
+live=$(inside 'agentctl --json mint --template triage --ttl 30m --reason "survives reboot" | jq -r .name')
+short=$(inside 'agentctl --json mint --template triage --ttl 3s --reason "expires while down" | jq -r .name')
 if host_poweroff >>"$log" 2>&1; then pass "reboot: clean poweroff"; else fail "reboot: clean poweroff" "see $log"; fi
 sleep 3
 if host_boot >>"$log" 2>&1; then pass "reboot: boots again"; else fail "reboot: boots again" "see $log"; fi
@@ -193,7 +193,7 @@ else
         fail "rebuilt packages (newer version) build" "see $out/build-upgrade.log"
 fi
 bg_build=
-inside 'agentctl run --ttl 5m -- sh -c "sleep 8; echo task-finished" >/root/upgrade-task.out 2>&1; echo $? >/root/upgrade-task.rc' >/dev/null &
+inside 'agentctl run --template triage --ttl 5m -- sh -c "sleep 8; echo task-finished" >/root/upgrade-task.out 2>&1; echo $? >/root/upgrade-task.rc' >/dev/null &
 task=$!
 sleep 1.5
 check "upgrade: apt install of the newer packages with a task running" \
