@@ -405,21 +405,31 @@ EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const ch
         struct args a;
         const char *user = NULL, *service;
         const void *final = NULL;
+        enum mode mode;
         int rc;
 
         (void) flags;
         parse_args(pamh, argc, argv, &a);
         if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || !lookup_agent(&a, user, &e))
                 return PAM_IGNORE; /* not an agent: not our business */
-        if (pam_get_data(pamh, DATA_FINAL, &final) == PAM_SUCCESS && final)
-                return atoi(final);
-
         service = item(pamh, PAM_SERVICE);
-        if (a.debug)
-                pam_syslog(pamh, LOG_DEBUG, "auth: agent %s (uid %u), service %s", user, e.uid, service);
-        rc = step_up(pamh, &a, user, service, mode_for(&a, service));
-        if (rc == PAM_SUCCESS)
-                (void) pam_set_data(pamh, DATA_STEPPED, (void *) "1", NULL);
+        mode = mode_for(&a, service);
+        if (pam_get_data(pamh, DATA_FINAL, &final) == PAM_SUCCESS && final)
+                rc = atoi(final);
+        else {
+                if (a.debug)
+                        pam_syslog(pamh, LOG_DEBUG, "auth: agent %s (uid %u), service %s", user, e.uid, service);
+                rc = step_up(pamh, &a, user, service, mode);
+                if (rc == PAM_SUCCESS)
+                        (void) pam_set_data(pamh, DATA_STEPPED, (void *) "1", NULL);
+        }
+        /* A step-up refused by policy or by an approver is final, and the
+         * reason is already on the conversation. sudo takes PAM_AUTH_ERR and
+         * PAM_PERM_DENIED for a wrong password: it asks again and ends with
+         * "3 incorrect password attempts" though no password was involved.
+         * Any other failure ends sudo at once. */
+        if (mode != MODE_TOKEN && (rc == PAM_PERM_DENIED || rc == PAM_AUTH_ERR))
+                rc = PAM_CRED_INSUFFICIENT;
         return rc;
 }
 
@@ -485,7 +495,9 @@ EXPORT int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char 
                 rc = step_up(pamh, &a, user, service, mode);
                 if (rc == PAM_SUCCESS)
                         (void) pam_set_data(pamh, DATA_STEPPED, (void *) "1", NULL);
-                return rc;
+                /* sudo reads PAM_AUTH_ERR here as "is your account
+                 * locked?"; the refusal's reason is on the conversation. */
+                return rc == PAM_AUTH_ERR ? PAM_PERM_DENIED : rc;
         }
         return PAM_SUCCESS;
 }

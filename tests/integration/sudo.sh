@@ -61,6 +61,8 @@ pending_id() { # wait for the pending request of agent $1
 read -r name uid <<<"$(mint sdeny)"
 out=$(as_agent "$uid" sudo /usr/bin/id -u 2>&1) && fail "sudo allowed under sudo = deny: $out"
 assert_contains "$out" "template sdeny says sudo = deny"
+# No password was involved: sudo must not count a wrong one.
+[[ $out != *"incorrect password"* ]] || fail "a policy refusal reads as a wrong password: $out"
 [[ $out != *$'\n0'* && $out != 0 ]] || fail "the command ran: $out"
 
 # allow: runs as root.
