@@ -156,7 +156,7 @@ check "six quick stop/starts: still serving" \
 
 # --- step-up: NOPASSWD sudo and sudo = approve ---------------------------------
 template stepper "sudo = approve"
-inside 'echo "ALL ALL=(root) NOPASSWD: /usr/bin/true" >/etc/sudoers.d/agents-true && chmod 0440 /etc/sudoers.d/agents-true &&
+inside 'printf "ALL ALL=(root) NOPASSWD: /usr/bin/true\nALL ALL=(root) /usr/bin/id\n" >/etc/sudoers.d/agents-test && chmod 0440 /etc/sudoers.d/agents-test &&
     systemctl reload-or-restart agentid' >/dev/null
 stepper=$(inside 'agentctl --json mint --template stepper --ttl 5m --reason step-up | jq -r ".name + \" \" + (.uid|tostring)"')
 read -r sname suid <<<"$stepper"
@@ -168,9 +168,13 @@ check "NOPASSWD + sudo = approve: sudo still files a request" \
 wait $sudo_bg
 check "NOPASSWD + sudo = approve: denied, sudo refused and says why" \
         '[[ $(cat /root/stepup.rc) != 0 ]] && grep -q "was denied" /root/stepup.out'
-check "refused step-up (sudo = deny) says why, not \"incorrect password attempts\"" \
-        'name=$(agentctl --json mint --template triage --ttl 5m --reason deny | jq -r .uid); out=$(setpriv --reuid=$name --regid=$name --clear-groups sudo /usr/bin/true 2>&1); rc=$?; echo "$out";
-         ((rc != 0)) && grep -q "sudo = deny" <<<"$out" && ! grep -q "incorrect password" <<<"$out"'
+for cmd in /usr/bin/true /usr/bin/id; do
+        rule=$([[ $cmd == /usr/bin/true ]] && echo NOPASSWD || echo password)
+        check "refused step-up (sudo = deny, $rule rule) says why, not \"incorrect password attempts\"" \
+                'uid=$(agentctl --json mint --template triage --ttl 5m --reason deny | jq -r .uid);
+                 out=$(setpriv --reuid=$uid --regid=$uid --clear-groups sudo '"$cmd"' </dev/null 2>&1); rc=$?; echo "$out";
+                 ((rc != 0)) && grep -q "sudo = deny" <<<"$out" && ! grep -q "incorrect password" <<<"$out"'
+done
 
 # --- reboot: agents resolve from boot, expired ones never ----------------------
 live=$(inside 'agentctl --json mint --template triage --ttl 30m --reason "survives reboot" | jq -r .name')
