@@ -122,8 +122,7 @@ _host_prepare_base() {
                 e2scrub_reap.service >/dev/null 2>&1 || true
         # No network inside: apt must never try.
         rm -f "$r"/etc/apt/sources.list "$r"/etc/apt/sources.list.d/*
-        apt_clean=$r/var/cache/apt/archives
-        rm -f "$apt_clean"/*.deb
+        rm -f "$r"/var/cache/apt/archives/*.deb
         return 0
 }
 
