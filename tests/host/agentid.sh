@@ -185,6 +185,8 @@ if host_boot >>"$log" 2>&1; then pass "reboot: boots again"; else fail "reboot: 
 # The first commands after boot: no client has connected to the broker.
 check "reboot: a live agent resolves right after boot, before any client" "getent passwd $live"
 check "reboot: an agent that expired while down does not" "! getent passwd $short"
+check "reboot: ... and the broker expired it at start" \
+        "journalctl -b -u agentid -o verbose AGENTID_EVENT=expire AGENTID_AGENT=$short | grep -q AGENTID_EVENT=expire"
 check "reboot: the broker was started by boot" \
         'systemctl is-active agentid.service && journalctl -b -u agentid -o verbose AGENTID_EVENT=start | grep -q AGENTID_EVENT=start'
 

@@ -4,7 +4,8 @@
 # (cached), copied per machine, booted with systemd-nspawn, driven through
 # nsenter. It never touches this machine's /etc or /run: the machine's root
 # is a directory under $AGENTID_HOST_STATE, its network is private (only
-# lo), and it is not registered with machined.
+# lo), its uids are its own (a user namespace), and it is not registered
+# with machined.
 #
 #   host.sh check              exit 0 if this machine can boot one, else print why (exit 77)
 #   host.sh image              make (or reuse) the cached base root
@@ -127,11 +128,38 @@ _host_prepare_base() {
 }
 
 host_create() {
+        local base=$AGENTID_HOST_CACHE/base
         host_image || return 1
+        if [[ ${AGENTID_HOST_PRIVATE_USERS:-1} != 0 ]]; then
+                _host_image_shifted || return 1
+                base=$AGENTID_HOST_CACHE/base-userns
+        fi
         host_destroy >/dev/null 2>&1
         mkdir -p "$(_host_dir)"
-        cp -a "$AGENTID_HOST_CACHE/base" "$(_host_root)" || return 1
+        cp -a "$base" "$(_host_root)" || return 1
         rm -f "$(_host_root)/.stamp"
+}
+
+# The base root with every file's owner and group moved up by
+# HOST_USERNS_BASE, made once from the base (modes kept: chown clears
+# set-user-ID bits, which sudo needs).
+_host_image_shifted() {
+        local shifted=$AGENTID_HOST_CACHE/base-userns stamp
+        stamp="$(cat "$AGENTID_HOST_CACHE/base/.stamp") userns $HOST_USERNS_BASE"
+        [[ -f $shifted/.stamp && $(cat "$shifted/.stamp") == "$stamp" ]] && return 0
+        (
+                flock 9
+                [[ -f $shifted/.stamp && $(cat "$shifted/.stamp") == "$stamp" ]] && exit 0
+                rm -rf "$shifted.tmp"
+                cp -a "$AGENTID_HOST_CACHE/base" "$shifted.tmp" || exit 1
+                find "$shifted.tmp" -xdev -print0 | perl -MPOSIX -0 -ne '
+                        chomp; my @st = lstat($_) or next;
+                        POSIX::lchown($st[4] + '"$HOST_USERNS_BASE"', $st[5] + '"$HOST_USERNS_BASE"', $_) or die "$_: $!\n";
+                        chmod($st[2] & 07777, $_) or die "$_: $!\n" unless -l $_;' || exit 1
+                echo "$stamp" >"$shifted.tmp/.stamp"
+                rm -rf "$shifted"
+                mv "$shifted.tmp" "$shifted"
+        ) 9>"$AGENTID_HOST_CACHE/.lock-userns"
 }
 
 # PID of the nspawn process (in this machine's namespaces) and of the
@@ -194,6 +222,25 @@ _host_cgroups_remove() {
         return 0
 }
 
+# The machine's uids, agents' included, are this machine's uids from 2^31
+# up (a user namespace): a broker on this machine that owns the default
+# agent range, and sweeps it for processes without a live identity, never
+# sees the machine's agents as its own (it would kill their tasks), and the
+# machine's root is not this machine's root. The cached base root is kept
+# twice: as debootstrap made it, and shifted by 2^31 (nspawn shifts only
+# 2^16-uid ranges itself). AGENTID_HOST_PRIVATE_USERS=0 turns it off (then
+# both share uids).
+HOST_USERNS_BASE=2147483648
+HOST_USERNS_SIZE=2147483647
+_host_userns_args() {
+        [[ ${AGENTID_HOST_PRIVATE_USERS:-1} == 0 ]] && return 0
+        echo "--private-users=$HOST_USERNS_BASE:$HOST_USERNS_SIZE --private-users-ownership=off"
+}
+_host_userns_enter() {
+        [[ ${AGENTID_HOST_PRIVATE_USERS:-1} == 0 ]] && return 0
+        echo "-U"
+}
+
 host_boot() {
         local root log np leader i state env
         root=$(_host_root)
@@ -215,7 +262,7 @@ host_boot() {
                 'for c in $AGENTID_HOST_CGROUPS; do echo $$ >"$c/cgroup.procs" || exit 1; done
                  mount -t tmpfs -o mode=0755 tmpfs /run && exec "$@"' sh \
                 systemd-nspawn --quiet --boot --directory="$root" \
-                --machine="$AGENTID_HOST" --register=no --keep-unit --private-network \
+                --machine="$AGENTID_HOST" --register=no --keep-unit --private-network $(_host_userns_args) \
                 --resolv-conf=off --timezone=off --link-journal=no \
                 --console=passive --kill-signal=SIGRTMIN+3 \
                 >>"$log" 2>&1 </dev/null &
@@ -246,7 +293,7 @@ host_boot() {
 host_run() {
         local leader
         leader=$(_host_leader) || { _host_err "$AGENTID_HOST is not running"; return 125; }
-        nsenter -t "$leader" -m -u -i -n -p -C -r -w -- \
+        nsenter -t "$leader" $(_host_userns_enter) -m -u -i -n -p -C -r -w -- \
                 /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
                 HOME=/root LANG=C.UTF-8 TERM=dumb "$@"
 }
