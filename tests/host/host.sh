@@ -232,13 +232,14 @@ _host_cgroups_remove() {
 # both share uids).
 HOST_USERNS_BASE=2147483648
 HOST_USERNS_SIZE=2147483647
+# Whether a machine has its own uids is decided when it is created (which
+# base it copies); booting and entering follow what its root is.
 _host_userns_args() {
-        [[ ${AGENTID_HOST_PRIVATE_USERS:-1} == 0 ]] && return 0
+        [[ $(stat -c %u "$(_host_root)") == "$HOST_USERNS_BASE" ]] || return 0
         echo "--private-users=$HOST_USERNS_BASE:$HOST_USERNS_SIZE --private-users-ownership=off"
 }
-_host_userns_enter() {
-        [[ ${AGENTID_HOST_PRIVATE_USERS:-1} == 0 ]] && return 0
-        echo "-U"
+_host_userns_enter() { # LEADER
+        [[ $(readlink "/proc/$1/ns/user") == "$(readlink /proc/self/ns/user)" ]] || echo "-U"
 }
 
 host_boot() {
@@ -275,7 +276,7 @@ host_boot() {
                         return 1
                 fi
                 if leader=$(_host_leader); then
-                        state=$(nsenter -t "$leader" -m -u -i -n -p -C -- \
+                        state=$(nsenter -t "$leader" $(_host_userns_enter "$leader") -m -u -i -n -p -C -- \
                                 /bin/systemctl is-system-running 2>/dev/null)
                         case $state in
                         running | degraded) return 0 ;;
@@ -293,7 +294,7 @@ host_boot() {
 host_run() {
         local leader
         leader=$(_host_leader) || { _host_err "$AGENTID_HOST is not running"; return 125; }
-        nsenter -t "$leader" $(_host_userns_enter) -m -u -i -n -p -C -r -w -- \
+        nsenter -t "$leader" $(_host_userns_enter "$leader") -m -u -i -n -p -C -r -w -- \
                 /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
                 HOME=/root LANG=C.UTF-8 TERM=dumb "$@"
 }
