@@ -21,6 +21,7 @@
 #include "duration.h"
 #include "log.h"
 #include "macro.h"
+#include "start-refused.h"
 #include "task.h"
 
 /* From configure: $(sysconfdir)/agentid/agentid.conf, $(localstatedir)/lib/agentid */
@@ -200,10 +201,8 @@ int main(int argc, char **argv) {
 
         config_init(&b.config, b.config_path);
         r = config_load(&b.config, b.config_path, error, sizeof(error));
-        if (r < 0) {
-                log_error("%s", error);
-                return EXIT_FAILURE;
-        }
+        if (r < 0)
+                return broker_refuse_start(b.config_path, error);
         r = template_set_load(&b.templates, b.config.templates_dir, broker_report_template_problem);
         if (r < 0) {
                 log_error("loading templates: %s", strerror(-r));
@@ -231,7 +230,9 @@ int main(int argc, char **argv) {
         }
         r = allocator_check_range(b.config.uid_min, b.config.uid_max, b.store, error, sizeof(error));
         if (r < 0) {
-                log_error("%s; choose another uid_min/uid_max in %s", error, b.config_path);
+                char why[sizeof(error) + 64];
+                snprintf(why, sizeof(why), "%s; choose another uid_min/uid_max", error);
+                ret = broker_refuse_start(b.config_path, why);
                 goto out;
         }
         r = allocator_init(&b.allocator, b.config.uid_min, b.config.uid_max, b.store);

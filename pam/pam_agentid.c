@@ -46,6 +46,9 @@
 /* pam_set_data keys */
 #define DATA_SESSION "agentid-session"
 #define DATA_FINAL "agentid-final"
+/* Set when this handle's agent stepped up (auth phase, or account phase
+ * when auth was skipped), so that it is asked once. */
+#define DATA_STEPPED "agentid-stepped"
 
 enum mode {
         MODE_DEFAULT, /* step-up services: the template's rule; others: token */
@@ -326,33 +329,22 @@ static int wait_for_decision(pam_handle_t *pamh, const struct args *a, int fd, c
         return remember_final(pamh, decision && streq(decision, "denied") ? PAM_PERM_DENIED : PAM_AUTH_ERR);
 }
 
-EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv) {
-        struct nss_cache_entry e;
-        struct args a;
-        const char *user = NULL, *service, *decision = NULL, *id = NULL;
-        const void *final = NULL;
+/* The step-up itself (io.agentid.StepUp, and the wait for an approver when
+ * the rule says approve): with the agent's token for login services, by
+ * the template's rule (tightened by this module's) for sudo and the like. */
+static int step_up(pam_handle_t *pamh, const struct args *a, const char *user, const char *service,
+                   enum mode mode) {
+        const char *decision = NULL, *id = NULL;
         _cleanup_close_ int fd = -1;
         _cleanup_free_ char *token = NULL;
         struct call_result res = {};
         char audience[AGENTID_SERVICE_MAX + 8];
-        enum mode mode;
         json_t *p;
         int rc, r;
 
-        (void) flags;
-        parse_args(pamh, argc, argv, &a);
-        if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || !lookup_agent(&a, user, &e))
-                return PAM_IGNORE; /* not an agent: not our business */
-        if (pam_get_data(pamh, DATA_FINAL, &final) == PAM_SUCCESS && final)
-                return atoi(final);
-
-        service = item(pamh, PAM_SERVICE);
-        mode = mode_for(&a, service);
-        if (a.debug)
-                pam_syslog(pamh, LOG_DEBUG, "auth: agent %s (uid %u), service %s", user, e.uid, service);
         p = json_pack("{s:s, s:o, s:o, s:o, s:o, s:I}", "agent", user, "service", text(service, AGENTID_SERVICE_MAX),
                       "command", command_line(), "tty", text(item(pamh, PAM_TTY), AGENTID_TTY_MAX), "rhost",
-                      text(item(pamh, PAM_RHOST), AGENTID_RHOST_MAX), "timeout", (json_int_t) a.approval_timeout_s);
+                      text(item(pamh, PAM_RHOST), AGENTID_RHOST_MAX), "timeout", (json_int_t) a->approval_timeout_s);
         if (!p)
                 return PAM_BUF_ERR;
         if (mode == MODE_TOKEN) {
@@ -363,17 +355,17 @@ EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const ch
                 }
                 snprintf(audience, sizeof(audience), "pam:%s", service);
                 json_object_set_new(p, "token", json_string(token));
-                json_object_set_new(p, "audience", json_string(a.audience ? a.audience : audience));
+                json_object_set_new(p, "audience", json_string(a->audience ? a->audience : audience));
         } else
                 json_object_set_new(p, "rule", json_string(mode == MODE_DENY      ? "deny"
                                                            : mode == MODE_APPROVE ? "approve"
                                                                                   : "allow"));
-        r = call(&a, &fd, AGENTID_METHOD_STEP_UP, p, a.timeout_ms, &res);
+        r = call(a, &fd, AGENTID_METHOD_STEP_UP, p, a->timeout_ms, &res);
         json_decref(p);
         if (token)
                 explicit_bzero(token, strlen(token));
         if (r < 0) {
-                say_unreachable(pamh, &a, r);
+                say_unreachable(pamh, a, r);
                 return PAM_AUTHINFO_UNAVAIL;
         }
         if (res.error) {
@@ -401,10 +393,43 @@ EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const ch
                 call_result_done(&res);
                 pam_info(pamh, "agentid: %s needs approval: request %s is waiting (an approver runs "
                                "\"agentctl approve %s\"); waiting up to %" PRIu64 "s",
-                         service, idbuf, idbuf, a.approval_timeout_s);
+                         service, idbuf, idbuf, a->approval_timeout_s);
                 pam_syslog(pamh, LOG_NOTICE, "%s for %s held for approval: request %s", service, user, idbuf);
-                rc = wait_for_decision(pamh, &a, fd, idbuf, expires);
+                rc = wait_for_decision(pamh, a, fd, idbuf, expires);
         }
+        return rc;
+}
+
+EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv) {
+        struct nss_cache_entry e;
+        struct args a;
+        const char *user = NULL, *service;
+        const void *final = NULL;
+        enum mode mode;
+        int rc;
+
+        (void) flags;
+        parse_args(pamh, argc, argv, &a);
+        if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || !lookup_agent(&a, user, &e))
+                return PAM_IGNORE; /* not an agent: not our business */
+        service = item(pamh, PAM_SERVICE);
+        mode = mode_for(&a, service);
+        if (pam_get_data(pamh, DATA_FINAL, &final) == PAM_SUCCESS && final)
+                rc = atoi(final);
+        else {
+                if (a.debug)
+                        pam_syslog(pamh, LOG_DEBUG, "auth: agent %s (uid %u), service %s", user, e.uid, service);
+                rc = step_up(pamh, &a, user, service, mode);
+                if (rc == PAM_SUCCESS)
+                        (void) pam_set_data(pamh, DATA_STEPPED, (void *) "1", NULL);
+        }
+        /* A step-up refused by policy or by an approver is final, and the
+         * reason is already on the conversation. sudo takes PAM_AUTH_ERR and
+         * PAM_PERM_DENIED for a wrong password: it asks again and ends with
+         * "3 incorrect password attempts" though no password was involved.
+         * Any other failure ends sudo at once. */
+        if (mode != MODE_TOKEN && (rc == PAM_PERM_DENIED || rc == PAM_AUTH_ERR))
+                rc = PAM_CRED_INSUFFICIENT;
         return rc;
 }
 
@@ -428,6 +453,8 @@ EXPORT int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char 
         struct nss_cache_entry e;
         struct args a;
         const char *user = NULL, *service;
+        const void *stepped = NULL, *final = NULL;
+        enum mode mode;
         _cleanup_close_ int fd = -1;
         struct call_result res;
         json_t *p;
@@ -454,6 +481,24 @@ EXPORT int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char 
                 return rc;
         }
         call_result_done(&res);
+        /* sudo with a NOPASSWD rule (and su from root, runuser) skips the
+         * auth phase; the step-up policy must hold all the same: when auth
+         * did not already step this agent up, do it here. */
+        mode = mode_for(&a, service);
+        if (mode != MODE_TOKEN &&
+            !(pam_get_data(pamh, DATA_STEPPED, &stepped) == PAM_SUCCESS && stepped)) {
+                if (pam_get_data(pamh, DATA_FINAL, &final) == PAM_SUCCESS && final)
+                        return atoi(final);
+                if (a.debug)
+                        pam_syslog(pamh, LOG_DEBUG, "account: %s for agent %s without auth: step-up now", service,
+                                   user);
+                rc = step_up(pamh, &a, user, service, mode);
+                if (rc == PAM_SUCCESS)
+                        (void) pam_set_data(pamh, DATA_STEPPED, (void *) "1", NULL);
+                /* sudo reads PAM_AUTH_ERR here as "is your account
+                 * locked?"; the refusal's reason is on the conversation. */
+                return rc == PAM_AUTH_ERR ? PAM_PERM_DENIED : rc;
+        }
         return PAM_SUCCESS;
 }
 

@@ -21,6 +21,7 @@ cat >"$TEST_DIR/sudoers" <<'SUDOERS'
 Defaults !lecture, !syslog, timestamp_timeout=0, passwd_tries=1, env_reset
 root ALL=(ALL) ALL
 ALL ALL=(root) /usr/bin/id
+ALL ALL=(root) NOPASSWD: /usr/bin/true
 SUDOERS
 chmod 0440 "$TEST_DIR/sudoers"
 WITH="$TEST_DIR/pam.d/sudo:/etc/pam.d/sudo $TEST_DIR/sudoers:/etc/sudoers"
@@ -60,6 +61,8 @@ pending_id() { # wait for the pending request of agent $1
 read -r name uid <<<"$(mint sdeny)"
 out=$(as_agent "$uid" sudo /usr/bin/id -u 2>&1) && fail "sudo allowed under sudo = deny: $out"
 assert_contains "$out" "template sdeny says sudo = deny"
+# No password was involved: sudo must not count a wrong one.
+[[ $out != *"incorrect password"* ]] || fail "a policy refusal reads as a wrong password: $out"
 [[ $out != *$'\n0'* && $out != 0 ]] || fail "the command ran: $out"
 
 # allow: runs as root.
@@ -122,6 +125,23 @@ assert_eq "$(count_events stepup)" 3 "stepup events"
 assert_eq "$(count_events approve)" 1 "approve events"
 assert_eq "$(count_events reject)" 1 "reject events"
 [[ $(sqlite3 "$TEST_DIR/state/agentid.db" "SELECT state FROM stepup_requests WHERE id='$id'") == used ]] || fail "approval not marked used"
+
+# NOPASSWD: sudo skips the auth phase, the account phase steps up all the
+# same. deny refuses with the reason; approve files a request and waits.
+read -r dname duid <<<"$(mint sdeny)"
+out=$(as_agent "$duid" sudo /usr/bin/true 2>&1) && fail "NOPASSWD sudo ran under sudo = deny: $out"
+assert_contains "$out" "template sdeny says sudo = deny"
+as_agent "$uid" sudo /usr/bin/true >"$TEST_DIR/out3" 2>&1 &
+sudo_pid=$!
+id3=$(pending_id "$name") || fail "NOPASSWD sudo under sudo = approve did not ask: $(cat "$TEST_DIR/out3")"
+"$AGENTCTL" deny "$id3" --reason "no" >/dev/null || fail "deny failed"
+wait $sudo_pid && fail "denied NOPASSWD sudo ran: $(cat "$TEST_DIR/out3")"
+assert_contains "$(cat "$TEST_DIR/out3")" "was denied"
+as_agent "$uid" sudo /usr/bin/true >"$TEST_DIR/out4" 2>&1 &
+sudo_pid=$!
+id4=$(pending_id "$name") || fail "second NOPASSWD sudo did not ask: $(cat "$TEST_DIR/out4")"
+"$AGENTCTL" approve "$id4" >/dev/null || fail "approve failed"
+wait $sudo_pid || fail "approved NOPASSWD sudo failed: $(cat "$TEST_DIR/out4")"
 
 # Broker down: agents fail closed, with a message.
 stop_broker

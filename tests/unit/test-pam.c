@@ -85,7 +85,9 @@ static void test_agent_fails_closed_without_broker(void **state) {
 
 static void test_service_rule_deny(void **state) {
         (void) state;
-        EXPECT("agentid-deny", agent, token, pam_test(PAMTEST_AUTHENTICATE, PAM_PERM_DENIED));
+        /* A final refusal is not PAM_AUTH_ERR/PAM_PERM_DENIED, which sudo
+         * retries as a wrong password ("3 incorrect password attempts"). */
+        EXPECT("agentid-deny", agent, token, pam_test(PAMTEST_AUTHENTICATE, PAM_CRED_INSUFFICIENT));
 }
 
 static void test_debug_and_unknown_arguments(void **state) {
