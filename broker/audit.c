@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 #include <systemd/sd-journal.h>
@@ -12,6 +13,7 @@
 
 #include "agentid/events.h"
 #include "log.h"
+#include "names.h"
 
 #define JOURNAL_SOCKET "/run/systemd/journal/socket"
 
@@ -50,6 +52,8 @@ void audit_init(struct audit *a, struct store *store, enum journal_mode mode) {
                 break;
         }
 }
+
+static int audit_record_clean(struct audit *a, const struct event *e);
 
 static int priority_of(enum event_type t) {
         return t == EVENT_DENY ? LOG_WARNING : LOG_INFO;
@@ -128,7 +132,48 @@ static void format_message(const struct event *e, char *buf, size_t size) {
         }
 }
 
-int audit_record(struct audit *a, const struct event *e) {
+/* Every text field of an event may carry caller-controlled text (argv,
+ * env names, JWT header fields, names, paths): it is stored and sent to
+ * journald escaped by the one shared rule (text_escape, common/names.c),
+ * so no row or journal entry holds a control or bidi character. */
+struct clean_event {
+        struct event event;
+        char *agent, *template_name, *reason, *detail;
+};
+
+static void clean_event_done(struct clean_event *c) {
+        free(c->agent);
+        free(c->template_name);
+        free(c->reason);
+        free(c->detail);
+}
+
+static int clean_event(const struct event *e, struct clean_event *c) {
+        *c = (struct clean_event) { .event = *e };
+        if ((e->agent && !(c->event.agent = c->agent = text_escape(e->agent))) ||
+            (e->template_name && !(c->event.template_name = c->template_name = text_escape(e->template_name))) ||
+            (e->reason && !(c->event.reason = c->reason = text_escape(e->reason))) ||
+            (e->detail && !(c->event.detail = c->detail = text_escape(e->detail)))) {
+                clean_event_done(c);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+int audit_record(struct audit *a, const struct event *raw) {
+        struct clean_event clean;
+        const struct event *e = &clean.event;
+        int r;
+
+        r = clean_event(raw, &clean);
+        if (r < 0)
+                return r;
+        r = audit_record_clean(a, e);
+        clean_event_done(&clean);
+        return r;
+}
+
+static int audit_record_clean(struct audit *a, const struct event *e) {
         char message[768];
         int r;
 

@@ -25,7 +25,9 @@ static int optional_text(json_t *params, const char *key, size_t max, char *dst,
                 return 0;
         if (r < 0 || !text_is_valid(s, max))
                 return reply_fail(reply, AGENTID_ERROR_INVALID_PARAMETER,
-                                  "%s must be printable UTF-8 text of 1 to %zu bytes", key, max);
+                                  "%s must be printable UTF-8 text of 1 to %zu bytes, without control, bidi or "
+                                  "zero-width characters",
+                                  key, max);
         snprintf(dst, size, "%s", s);
         return 0;
 }

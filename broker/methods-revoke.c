@@ -122,7 +122,9 @@ int method_revoke(struct broker *b, const struct caller *c, json_t *params, stru
         r = json_get_string(params, "reason", &reason);
         if (r == -EINVAL || (r == 0 && !text_is_valid(reason, AGENTID_REASON_MAX)))
                 return reply_fail(reply, AGENTID_ERROR_INVALID_PARAMETER,
-                                  "reason must be printable UTF-8 text of 1 to %d bytes", AGENTID_REASON_MAX);
+                                  "reason must be printable UTF-8 text of 1 to %d bytes, without control, bidi or "
+                                  "zero-width characters",
+                                  AGENTID_REASON_MAX);
         if (!reason) {
                 snprintf(by, sizeof(by), "revoked by uid %u", (unsigned) c->uid);
                 reason = by;

@@ -7,6 +7,7 @@
 
 #include "client.h"
 #include "macro.h"
+#include "names.h"
 #include "protocol.h"
 
 /* Generous: a revoke of every agent on a busy host takes a while. */
@@ -32,7 +33,8 @@ int agentctl_call(const char *socket, const char *method, json_t *params, json_t
         }
         if (error) {
                 (void) json_get_string(reply, "message", &msg);
-                fprintf(stderr, "agentctl: %s (%s)\n", msg ? msg : "request failed", error);
+                fprintf(stderr, "agentctl: %s (%s)\n", msg ? agentctl_text(msg) : "request failed",
+                        agentctl_text(error));
                 json_decref(reply);
                 return 1;
         }
@@ -40,8 +42,22 @@ int agentctl_call(const char *socket, const char *method, json_t *params, json_t
         return 0;
 }
 
+const char *agentctl_text(const char *s) {
+        static char bufs[16][4 * 1024 + 1];
+        static unsigned next;
+        char *buf = bufs[next++ % ELEMENTSOF(bufs)];
+
+        if (!s)
+                return "-";
+        text_escape_to(s, buf, sizeof(bufs[0]));
+        return buf;
+}
+
 void agentctl_print_json(json_t *v) {
-        char *s = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS);
+        /* JSON_ENSURE_ASCII: every non-ASCII character as \uXXXX (jansson
+         * already escapes C0 controls), so no bidi or zero-width character
+         * reaches the terminal raw. */
+        char *s = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
         if (s)
                 puts(s);
         free(s);

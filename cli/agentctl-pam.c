@@ -18,7 +18,7 @@
 static const char *str(json_t *o, const char *key) {
         const char *s = NULL;
         (void) json_get_string(o, key, &s);
-        return s && *s ? s : "-";
+        return agentctl_text(s && *s ? s : NULL);
 }
 
 static int cmd_pending(int argc, char **argv, const char *socket, bool json) {

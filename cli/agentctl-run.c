@@ -5,6 +5,8 @@
  * command could not be run, 127 it was not found. */
 #include "agentctl-run.h"
 
+#include "agentctl-call.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -138,7 +140,7 @@ int agentctl_run(int argc, char **argv, const char *socket_path) {
         _cleanup_free_ char *error = NULL;
         _cleanup_close_ int fd = -1, sfd = -1;
         const char *name = NULL, *path = agentid_socket_path(socket_path);
-        char agent[AGENTID_NAME_MAX + 1] = "?";
+        char agent[4 * AGENTID_NAME_MAX + 1] = "?";
         bool verbose = false;
         sigset_t mask;
         int r, ret = EXIT_AGENTCTL_FAILED;
@@ -172,13 +174,13 @@ int agentctl_run(int argc, char **argv, const char *socket_path) {
         if (error) {
                 const char *msg = NULL;
                 (void) json_get_string(reply, "message", &msg);
-                fprintf(stderr, "agentctl: %s (%s)\n", msg ? msg : "request failed", error);
+                fprintf(stderr, "agentctl: %s (%s)\n", msg ? agentctl_text(msg) : "request failed", agentctl_text(error));
                 if (streq(error, AGENTID_ERROR_TASK_FAILED))
                         ret = msg && strstr(msg, "No such file") ? EXIT_NOT_FOUND : EXIT_CANNOT_EXECUTE;
                 goto out;
         }
         if (json_get_string(json_object_get(reply, "agent"), "name", &name) == 0)
-                snprintf(agent, sizeof(agent), "%s", name);
+                snprintf(agent, sizeof(agent), "%s", agentctl_text(name));
         if (verbose)
                 fprintf(stderr, "agentctl: running as %s (pid %lld)\n", agent,
                         (long long) json_integer_value(json_object_get(reply, "pid")));
@@ -206,7 +208,7 @@ int agentctl_run(int argc, char **argv, const char *socket_path) {
                 r = agentid_read_reply(&rd, 5000, &reply, &error);
                 if (r < 0 || error) {
                         fprintf(stderr, "agentctl: lost the task's broker connection (%s); the task is ended\n",
-                                r < 0 ? strerror(-r) : error);
+                                r < 0 ? strerror(-r) : agentctl_text(error));
                         break;
                 }
                 {
@@ -218,7 +220,7 @@ int agentctl_run(int argc, char **argv, const char *socket_path) {
                                         agent,
                                         streq(ended, "expired") ? "expired (its TTL passed)"
                                         : streq(ended, "revoked") ? "revoked"
-                                                                  : ended);
+                                                                  : agentctl_text(ended));
                         else if (verbose)
                                 fprintf(stderr, "agentctl: task of %s exited; identity revoked, processes and home gone\n",
                                         agent);

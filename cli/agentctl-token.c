@@ -94,7 +94,7 @@ static int cmd_issue(int argc, char **argv, bool grant) {
         if (arg_json)
                 agentctl_print_json(reply);
         else
-                puts(json_string_value(json_object_get(reply, grant ? "grant" : "token")) ?: "");
+                puts(agentctl_text(json_string_value(json_object_get(reply, grant ? "grant" : "token"))));
         json_decref(reply);
 out:
         json_decref(params);
@@ -103,7 +103,7 @@ out:
 
 static void print_act(json_t *act) {
         for (int k = 0; json_is_object(act) && k <= AGENTID_DELEGATION_DEPTH_MAX; k++) {
-                printf("%s%s", k ? " > " : "", json_string_value(json_object_get(act, "sub")) ?: "?");
+                printf("%s%s", k ? " > " : "", agentctl_text(json_string_value(json_object_get(act, "sub"))));
                 act = json_object_get(act, "act");
         }
 }
@@ -113,16 +113,16 @@ static void print_verified(json_t *reply, const char *what) {
         const char *scope = json_string_value(json_object_get(claims, "scope"));
 
         printf("%-13s yes\n", what);
-        printf("agent:        %s (uid %" JSON_INTEGER_FORMAT ")\n", json_string_value(json_object_get(reply, "agent")),
+        printf("agent:        %s (uid %" JSON_INTEGER_FORMAT ")\n", agentctl_text(json_string_value(json_object_get(reply, "agent"))),
                json_integer_value(json_object_get(reply, "uid")));
-        printf("issuer:       %s\n", json_string_value(json_object_get(claims, "iss")) ?: "-");
-        printf("audience:     %s\n", json_is_string(aud) ? json_string_value(aud) : "(list)");
-        printf("expires:      %s\n", json_string_value(json_object_get(reply, "expires_at")) ?: "-");
-        printf("template:     %s\n", json_string_value(json_object_get(claims, "template")) ?: "-");
-        printf("scope:        %s\n", scope ? scope : "-");
+        printf("issuer:       %s\n", agentctl_text(json_string_value(json_object_get(claims, "iss"))));
+        printf("audience:     %s\n", json_is_string(aud) ? agentctl_text(json_string_value(aud)) : "(list)");
+        printf("expires:      %s\n", agentctl_text(json_string_value(json_object_get(reply, "expires_at"))));
+        printf("template:     %s\n", agentctl_text(json_string_value(json_object_get(claims, "template"))));
+        printf("scope:        %s\n", agentctl_text(scope));
         printf("acts for:     ");
         print_act(json_object_get(claims, "act"));
-        printf("\njti:          %s\n", json_string_value(json_object_get(claims, "jti")) ?: "-");
+        printf("\njti:          %s\n", agentctl_text(json_string_value(json_object_get(claims, "jti"))));
 }
 
 /* verify TOKEN|- [--audience AUD]; redeem GRANT|- [--audience AUD] */
@@ -194,9 +194,9 @@ static int cmd_rotate(int argc, char **argv) {
                 agentctl_print_json(reply);
         else {
                 old = json_string_value(json_object_get(reply, "retired"));
-                printf("new signing key %s", json_string_value(json_object_get(reply, "kid")) ?: "?");
+                printf("new signing key %s", agentctl_text(json_string_value(json_object_get(reply, "kid"))));
                 if (old)
-                        printf("; %s retired (published until its tokens expire)", old);
+                        printf("; %s retired (published until its tokens expire)", agentctl_text(old));
                 printf("\n");
         }
         json_decref(reply);

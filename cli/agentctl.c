@@ -91,7 +91,7 @@ static int set_string(json_t *o, const char *key, const char *value) {
 static const char *str(json_t *o, const char *key) {
         const char *s = NULL;
         (void) json_get_string(o, key, &s);
-        return s ? s : "-";
+        return agentctl_text(s);
 }
 
 static uint64_t num(json_t *o, const char *key) {
@@ -136,7 +136,7 @@ static void print_identity(json_t *a) {
         printf("groups:       ");
         if (json_array_size(groups) == 0)
                 printf(" -");
-        json_array_foreach(groups, k, g) printf(" %s", json_string_value(g));
+        json_array_foreach(groups, k, g) printf(" %s", agentctl_text(json_string_value(g)));
         printf("\nhome:          %s\n", str(a, "home"));
         printf("shell:         %s\n", str(a, "shell"));
         printf("created:       %s (%s)\n", str(a, "created_at"), relative(num(a, "created_usec"), rel, sizeof(rel)));
@@ -240,7 +240,7 @@ static int cmd_list(int argc, char **argv) {
                         const char *ended = json_string_value(json_object_get(a, "ended_at"));
                         printf("%-32s %-10" PRIu64 " %-12s %-16s %-8s %s\n", str(a, "name"), num(a, "uid"),
                                str(a, "owner"), str(a, "template"), str(a, "state"),
-                               ended ? ended : relative(num(a, "expires_usec"), rel, sizeof(rel)));
+                               ended ? agentctl_text(ended) : relative(num(a, "expires_usec"), rel, sizeof(rel)));
                 }
                 if (json_array_size(all_agents) == 0)
                         printf("(no %sagents)\n", all ? "" : "live ");
@@ -313,7 +313,7 @@ static int cmd_revoke(int argc, char **argv) {
         }
         names = json_object_get(reply, "revoked");
         printf("revoked %" PRIu64 " agent%s", num(reply, "count"), num(reply, "count") == 1 ? "" : "s");
-        json_array_foreach(names, k, n) printf("%s%s", k ? ", " : ": ", json_string_value(n));
+        json_array_foreach(names, k, n) printf("%s%s", k ? ", " : ": ", agentctl_text(json_string_value(n)));
         if (num(reply, "count") > json_array_size(names))
                 printf(", ...");
         printf("\n");

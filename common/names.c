@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -57,14 +58,17 @@ bool agent_name_is_valid(const char *s) {
         return unix_name_is_valid(s) && s[strlen(s) - 1] != '$';
 }
 
-/* Returns the length of the UTF-8 sequence at s, or 0 if it is invalid
- * (overlong forms, surrogates and code points above U+10FFFF included). */
-static size_t utf8_sequence_length(const unsigned char *s) {
+/* Decode the UTF-8 sequence at s: its length and code point, or 0 if it
+ * is invalid (overlong forms, surrogates and code points above U+10FFFF
+ * included). */
+static size_t utf8_decode(const unsigned char *s, uint32_t *ret_cp) {
         uint32_t cp;
         size_t len;
 
-        if (s[0] < 0x80)
+        if (s[0] < 0x80) {
+                *ret_cp = s[0];
                 return 1;
+        }
         if ((s[0] & 0xe0) == 0xc0) {
                 len = 2;
                 cp = s[0] & 0x1f;
@@ -84,10 +88,33 @@ static size_t utf8_sequence_length(const unsigned char *s) {
         if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
             cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
                 return 0;
-        /* C1 control characters are as unwelcome in logs as C0 ones. */
-        if (cp >= 0x80 && cp <= 0x9f)
-                return 0;
+        *ret_cp = cp;
         return len;
+}
+
+bool codepoint_is_deceptive(uint32_t cp) {
+        /* Controls: C0, DEL, C1. */
+        if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+                return true;
+        /* Unicode general category Cf (format: bidi embeddings, overrides
+         * and isolates, zero-width characters, joiners, BOM, invisible
+         * operators, tags) and the line and paragraph separators: text
+         * that reads as something other than what it is, or reorders what
+         * follows it on screen. */
+        static const struct {
+                uint32_t first, last;
+        } ranges[] = {
+                { 0x00ad, 0x00ad },   { 0x0600, 0x0605 },   { 0x061c, 0x061c },   { 0x06dd, 0x06dd },
+                { 0x070f, 0x070f },   { 0x0890, 0x0891 },   { 0x08e2, 0x08e2 },   { 0x180e, 0x180e },
+                { 0x200b, 0x200f },   { 0x2028, 0x202e },   { 0x2060, 0x2064 },   { 0x2066, 0x206f },
+                { 0xfeff, 0xfeff },   { 0xfff9, 0xfffb },   { 0x110bd, 0x110bd }, { 0x110cd, 0x110cd },
+                { 0x13430, 0x1343f }, { 0x1bca0, 0x1bca3 }, { 0x1d173, 0x1d17a }, { 0xe0001, 0xe0001 },
+                { 0xe0020, 0xe007f },
+        };
+        for (size_t k = 0; k < sizeof(ranges) / sizeof(ranges[0]); k++)
+                if (cp >= ranges[k].first && cp <= ranges[k].last)
+                        return true;
+        return false;
 }
 
 bool text_is_valid(const char *s, size_t max) {
@@ -100,15 +127,62 @@ bool text_is_valid(const char *s, size_t max) {
         if (n > max)
                 return false;
         while (*p) {
-                size_t l;
-                if (*p < 0x20 || *p == 0x7f)
-                        return false;
-                l = utf8_sequence_length(p);
-                if (l == 0)
+                uint32_t cp;
+                size_t l = utf8_decode(p, &cp);
+                if (l == 0 || codepoint_is_deceptive(cp))
                         return false;
                 p += l;
         }
         return true;
+}
+
+size_t text_escape_to(const char *s, char *buf, size_t size) {
+        static const char hex[] = "0123456789abcdef";
+        const unsigned char *p = (const unsigned char *) (s ? s : "");
+        size_t o = 0;
+
+        if (size == 0)
+                return 0;
+        while (*p) {
+                uint32_t cp;
+                size_t l = utf8_decode(p, &cp);
+                bool escape = l == 0 || codepoint_is_deceptive(cp);
+
+                if (l == 0)
+                        l = 1; /* an invalid byte is escaped alone */
+                if (*p == '\\') {
+                        if (o + 2 >= size)
+                                break;
+                        buf[o++] = '\\';
+                        buf[o++] = '\\';
+                } else if (escape) {
+                        if (o + 4 * l >= size)
+                                break;
+                        for (size_t k = 0; k < l; k++) {
+                                buf[o++] = '\\';
+                                buf[o++] = 'x';
+                                buf[o++] = hex[p[k] >> 4];
+                                buf[o++] = hex[p[k] & 0xf];
+                        }
+                } else {
+                        if (o + l >= size)
+                                break;
+                        memcpy(buf + o, p, l);
+                        o += l;
+                }
+                p += l;
+        }
+        buf[o] = '\0';
+        return o;
+}
+
+char *text_escape(const char *s) {
+        size_t size = 4 * strlen(s ? s : "") + 1;
+        char *buf = malloc(size);
+
+        if (buf)
+                text_escape_to(s, buf, size);
+        return buf;
 }
 
 int agent_name_generate(const char *prefix, const char *template_name, char *buf, size_t size) {

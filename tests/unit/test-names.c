@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -58,6 +59,68 @@ static void test_text(void **state) {
         assert_true(text_is_valid("1234", 4));
 }
 
+/* Text that reads as something it is not is refused (issue 13). */
+static void test_text_deceptive(void **state) {
+        static const char *const refused[] = {
+                "alice\xe2\x80\x8b@example.com", /* U+200B zero-width space */
+                "alice\xe2\x80\x8c",             /* U+200C ZWNJ */
+                "alice\xe2\x80\x8d",             /* U+200D ZWJ */
+                "\xe2\x80\xae" "exe.txt",           /* U+202E right-to-left override */
+                "a\xe2\x80\xaa" "b",                /* U+202A */
+                "a\xe2\x81\xa6" "b",                /* U+2066 left-to-right isolate */
+                "a\xe2\x81\xa9" "b",                /* U+2069 pop directional isolate */
+                "a\xe2\x80\x8e" "b",                /* U+200E LRM */
+                "a\xe2\x80\x8f" "b",                /* U+200F RLM */
+                "a\xd8\x9c" "b",                     /* U+061C arabic letter mark */
+                "a\xe2\x81\xa0" "b",                /* U+2060 word joiner */
+                "\xef\xbb\xbf" "bom",               /* U+FEFF */
+                "soft\xc2\xadhyphen",             /* U+00AD, Cf */
+                "tag\xf3\xa0\x80\x81",          /* U+E0001 language tag */
+                "line\xe2\x80\xa8sep",           /* U+2028 */
+        };
+        for (size_t k = 0; k < sizeof(refused) / sizeof(refused[0]); k++)
+                assert_false(text_is_valid(refused[k], 256));
+        /* Neighbours of the refused ranges stay valid. */
+        assert_true(text_is_valid("\xe2\x80\x90" "dash", 256)); /* U+2010 hyphen */
+        assert_true(text_is_valid("\xe2\x80\xaf", 256));     /* U+202F narrow nbsp (Zs) */
+        assert_true(text_is_valid("\xd8\xa7\xd9\x84", 256)); /* arabic letters */
+}
+
+static void check_escape(const char *in, const char *want) {
+        char *got = text_escape(in);
+        assert_non_null(got);
+        assert_string_equal(got, want);
+        free(got);
+}
+
+static void test_escape(void **state) {
+        char small[8];
+        (void) state;
+        check_escape("plain text, caf\xc3\xa9", "plain text, caf\xc3\xa9");
+        check_escape("line\nbreak", "line\\x0a" "break");
+        check_escape("\x1b]0;owned\x07", "\\x1b]0;owned\\x07");
+        check_escape("del\x7f", "del\\x7f");
+        check_escape("back\\slash", "back\\\\slash");
+        check_escape("alice\xe2\x80\x8b@x", "alice\\xe2\\x80\\x8b@x");
+        check_escape("\xe2\x80\xae" "abc", "\\xe2\\x80\\xae" "abc");
+        check_escape("c1 \xc2\x9b", "c1 \\xc2\\x9b");
+        check_escape("bad \xff\xc0\xaf", "bad \\xff\\xc0\\xaf");
+        check_escape("cut \xe2\x82", "cut \\xe2\\x82");
+        check_escape(NULL, "");
+        /* Truncation keeps whole escapes: never half of one. */
+        assert_int_equal(text_escape_to("abcd\x1b", small, sizeof(small)), 4);
+        assert_string_equal(small, "abcd");
+        assert_int_equal(text_escape_to("abc\x1b", small, sizeof(small)), 7);
+        assert_string_equal(small, "abc\\x1b");
+        /* Whatever goes in, nothing deceptive comes out. */
+        for (int c = 0; c < 256; c++) {
+                char in[2] = { (char) c, 0 }, out[8];
+                text_escape_to(in, out, sizeof(out));
+                for (const unsigned char *p = (const unsigned char *) out; *p; p++)
+                        assert_true(*p >= 0x20 && *p < 0x7f);
+        }
+}
+
 static void test_generate(void **state) {
         char a[AGENTID_NAME_MAX + 1], b[AGENTID_NAME_MAX + 1];
         (void) state;
@@ -81,6 +144,8 @@ int main(void) {
                 cmocka_unit_test(test_template_names),
                 cmocka_unit_test(test_agent_names),
                 cmocka_unit_test(test_text),
+                cmocka_unit_test(test_text_deceptive),
+                cmocka_unit_test(test_escape),
                 cmocka_unit_test(test_generate),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
