@@ -241,6 +241,7 @@ int main(int argc, char **argv) {
                 goto out;
         }
         audit_init(&b.audit, b.store, b.config.journal);
+        refusals_init(&b.refusals, b.config.refusal_window_usec);
         /* Signing keys: created on first start, JWKS published (keys.c). */
         r = creds_store_open(b.store, &b.creds);
         if (r < 0 || (r = keyring_open(&b)) < 0) {
@@ -308,5 +309,6 @@ out:
         audit_signer_close(&b.audit_signer);
         creds_store_close(b.creds);
         store_close(b.store);
+        refusals_free(&b.refusals);
         return ret;
 }

@@ -16,6 +16,7 @@
 #include "identity-json.h"
 #include "keys.h"
 #include "nss-cache.h"
+#include "refusals.h"
 #include "reply.h"
 #include "store-creds.h"
 #include "store.h"
@@ -29,6 +30,10 @@ struct caller {
         pid_t pid;
         gid_t *groups; /* primary gid first, then supplementary */
         size_t n_groups;
+        /* The method of the request being handled (NULL between requests,
+         * set by method_call): a refusal is counted, or recorded on its
+         * own, by who asked what (events.c). */
+        const char *method;
 };
 
 struct conn;
@@ -93,6 +98,9 @@ struct broker {
 
         /* Owners' names for identity_to_json (identity-json.c). */
         struct owner_cache owners;
+
+        /* Unprivileged refusals being counted (refusals.h, events.c). */
+        struct refusals refusals;
 
         /* Called after identities ended (lifecycle.c), so that what runs
          * as them ends too (task.c sets it: task_reconcile). */

@@ -27,6 +27,11 @@ void config_init(struct config *c, const char *config_path) {
                 .audit_checkpoint_interval_usec = UINT64_C(60) * 1000000,
                 .exec_trail = true,
                 .exec_trail_max = 1000,
+                .reserved_connections = UINT32_MAX, /* unset: max_connections / 8 */
+                .max_connections_per_uid = AGENTID_MAX_CONNECTIONS_PER_UID_DEFAULT,
+                .request_rate = AGENTID_REQUEST_RATE_DEFAULT,
+                .request_burst = AGENTID_REQUEST_BURST_DEFAULT,
+                .refusal_window_usec = AGENTID_REFUSAL_WINDOW_USEC_DEFAULT,
         };
         strcpy(c->name_prefix, "ag-");
         /* A verifier elsewhere must be able to tell hosts' tokens apart. */
@@ -80,6 +85,28 @@ static int on_key(void *userdata, const char *section, const char *key, const ch
                         return -EINVAL;
                 }
                 c->max_connections = n;
+        } else if (streq(key, "reserved_connections") || streq(key, "max_connections_per_uid") ||
+                   streq(key, "request_rate") || streq(key, "request_burst")) {
+                bool zero_ok = streq(key, "reserved_connections");
+                if (parse_u32(value, &n) < 0 || (n == 0 && !zero_ok) || n > 65536) {
+                        snprintf(why, why_size, "%s must be between %d and 65536", key, zero_ok ? 0 : 1);
+                        return -EINVAL;
+                }
+                if (streq(key, "reserved_connections"))
+                        c->reserved_connections = n;
+                else if (streq(key, "max_connections_per_uid"))
+                        c->max_connections_per_uid = n;
+                else if (streq(key, "request_rate"))
+                        c->request_rate = n;
+                else
+                        c->request_burst = n;
+        } else if (streq(key, "refusal_window")) {
+                uint64_t usec;
+                if (duration_parse(value, &usec) < 0 || usec < 1000000 || usec > UINT64_C(300) * 1000000) {
+                        snprintf(why, why_size, "refusal_window must be a duration between 1s and 5m");
+                        return -EINVAL;
+                }
+                c->refusal_window_usec = usec;
         } else if (streq(key, "idle_timeout")) {
                 uint64_t usec;
                 if (duration_parse(value, &usec) < 0 || usec < 100000 || usec > UINT64_C(3600) * 1000000) {
@@ -169,6 +196,13 @@ int config_load(struct config *c, const char *path, char *error, size_t error_si
         }
         if (c->uid_min > c->uid_max) {
                 snprintf(error, error_size, "%s: uid_min is above uid_max", path);
+                return -EINVAL;
+        }
+        if (c->reserved_connections == UINT32_MAX)
+                c->reserved_connections = c->max_connections / AGENTID_RESERVED_CONNECTIONS_DIVISOR;
+        else if (c->reserved_connections >= c->max_connections) {
+                snprintf(error, error_size,
+                         "%s: reserved_connections must be below max_connections (others need a slot too)", path);
                 return -EINVAL;
         }
         return 0;

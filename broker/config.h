@@ -33,6 +33,12 @@ struct config {
          * agent's trail records before it only counts them. */
         bool exec_trail;
         unsigned exec_trail_max;
+        /* Fair shares and bounded audit growth (issue 13, agentid.conf(5)). */
+        unsigned reserved_connections;     /* slots only root and admins may take */
+        unsigned max_connections_per_uid;  /* for everyone else */
+        unsigned request_rate;             /* requests per second per uid (not root/admins) */
+        unsigned request_burst;            /* token bucket depth */
+        uint64_t refusal_window_usec;      /* unprivileged refusals counted this long */
 };
 
 /* Defaults; templates_dir is "templates.d" beside the config file. */

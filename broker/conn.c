@@ -350,6 +350,10 @@ const struct caller *conn_caller(struct conn *c) {
         return &c->caller;
 }
 
+void conn_set_method(struct conn *c, const char *method) {
+        c->caller.method = method;
+}
+
 size_t conn_fds(struct conn *c, const int **ret) {
         *ret = c->fds;
         return c->n_fds;

@@ -40,6 +40,8 @@ void conn_flush_pending(struct broker *b);
 void conn_close_idle(struct broker *b, uint64_t idle_ms);
 
 const struct caller *conn_caller(struct conn *c);
+/* The method of the request being handled (method_call), NULL after. */
+void conn_set_method(struct conn *c, const char *method);
 /* Descriptors received with the current request (SCM_RIGHTS, at most 3). */
 size_t conn_fds(struct conn *c, const int **ret);
 void conn_drop_fds(struct conn *c);

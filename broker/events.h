@@ -3,6 +3,8 @@
  * every method, task and lifecycle step records through. */
 #pragma once
 
+#include <stdbool.h>
+
 #include "audit.h"
 #include "agentid/identity.h"
 
@@ -27,6 +29,14 @@ int event_record_agent(struct broker *b, const struct caller *c, enum event_type
 int broker_record_event(struct broker *b, const struct event *e);
 
 /* Record a denial (its own transaction; a refusal stands even if the
- * record fails). */
+ * record fails). Refusals of callers the broker cannot hold to account are
+ * counted instead (refusals.h): those of a caller that is not root, an
+ * admin, a live agent or an invoker of some template, and every refused
+ * VerifyToken and RedeemGrant (anyone may call them) but root's and
+ * admins'. */
 void broker_record_denial(struct broker *b, const struct caller *c, const char *agent, const char *template_name,
                           const char *detail);
+
+/* Record the refusal counts whose window has ended (all: every one, at
+ * shutdown) as deny events. */
+void broker_flush_refusals(struct broker *b, bool all);

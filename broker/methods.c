@@ -73,12 +73,15 @@ int method_call(struct broker *b, const struct method *m, struct conn *conn, jso
 
         if (!(m->flags & METHOD_TAKES_FDS))
                 conn_drop_fds(conn);
+        /* Refusals are counted or recorded by who asked what (events.c). */
+        conn_set_method(conn, m->name);
         if ((m->flags & METHOD_ROOT_ONLY) && c->uid != 0)
                 r = refuse_not_root(b, m, c, params, reply);
         else if (m->flags & METHOD_CONN)
                 r = m->conn_handler(b, conn, params, reply);
         else
                 r = m->handler(b, c, params, reply);
+        conn_set_method(conn, NULL);
         conn_drop_fds(conn);
         if (r == 0 && !reply->parameters && !reply->error) {
                 if (m->flags & (METHOD_KEEPS_CONN | METHOD_TASK_CONTROL))

@@ -18,6 +18,7 @@
 #include "broker.h"
 #include "conn.h"
 #include "duration.h"
+#include "events.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "macro.h"
@@ -151,6 +152,8 @@ static void on_tick(struct broker *b) {
         keyring_housekeeping(b);
         /* Step-up requests nobody decided in time expire. */
         stepup_housekeeping(b);
+        /* Refusal counts whose window ended become events. */
+        broker_flush_refusals(b, false);
         /* Exec-trail summaries, then the chain's tip signed at its interval. */
         exec_trail_housekeeping(b);
         audit_signer_housekeeping(b);
@@ -326,6 +329,7 @@ int server_run(struct broker *b) {
 
         sd_notify(0, "STOPPING=1");
         task_stop_all(b);
+        broker_flush_refusals(b, true);
         exec_trail_close(b);
         while (b->conns)
                 conn_close(b, b->conns);

@@ -38,5 +38,16 @@
 /* Broker connection limits (defaults; agentid.conf may lower them). */
 #define AGENTID_MAX_CONNECTIONS_DEFAULT 256
 #define AGENTID_IDLE_TIMEOUT_USEC_DEFAULT (UINT64_C(30) * 1000000)
+/* Fair shares (issue 13, agentid.conf(5)): of max_connections, one in
+ * RESERVED_CONNECTIONS_DIVISOR (by default) only root and admins may take;
+ * any other uid holds at most MAX_CONNECTIONS_PER_UID and sends
+ * REQUEST_RATE requests a second (bursts of REQUEST_BURST). */
+#define AGENTID_RESERVED_CONNECTIONS_DIVISOR 8
+#define AGENTID_MAX_CONNECTIONS_PER_UID_DEFAULT 32
+#define AGENTID_REQUEST_RATE_DEFAULT 200
+#define AGENTID_REQUEST_BURST_DEFAULT 400
+/* Unprivileged refusals are counted this long, then recorded as one event
+ * per uid and method (broker/refusals.h). */
+#define AGENTID_REFUSAL_WINDOW_USEC_DEFAULT (UINT64_C(10) * 1000000)
 /* A client that does not read its replies is dropped past this. */
 #define AGENTID_OUTPUT_BUFFER_MAX (UINT32_C(16) * 1024 * 1024)

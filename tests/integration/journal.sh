@@ -21,7 +21,10 @@ test_cleanup() { kill "$JOURNALD_PID" 2>/dev/null; wait "$JOURNALD_PID" 2>/dev/n
 for _ in $(seq 1 100); do [[ -S /run/systemd/journal/socket ]] && break; sleep 0.05; done
 [[ -S /run/systemd/journal/socket ]] || fail "journald did not start"
 
-write_config <<<"journal = required"
+write_config <<'C'
+journal = required
+refusal_window = 1s
+C
 sed -i '/^journal = off$/d' "$TEST_DIR/etc/agentid.conf"
 start_broker
 
@@ -44,7 +47,14 @@ assert_eq "$(jq -r .AGENTID_OWNER_UID <<<"$mint")" 0
 assert_eq "$(jq -r .AGENTID_UID <<<"$mint")" "$("$AGENTCTL" --json show "$name" | jq -r .uid)"
 revoke=$(jq -c 'select(.AGENTID_EVENT == "revoke")' <<<"$entries")
 assert_eq "$(jq -r .AGENTID_DETAIL <<<"$revoke")" "task done"
+# nobody's refusal is counted per uid and method, recorded when the window
+# (1s here) ends.
+for _ in $(seq 1 40); do
+        [[ -n $(journal AGENTID_EVENT=deny) ]] && break
+        sleep 0.1
+done
 deny=$(journal AGENTID_EVENT=deny | tail -n 1)
+assert_contains "$(jq -r .AGENTID_DETAIL <<<"$deny")" "1 refused io.agentid.Mint call from uid $(id -u nobody)"
 assert_eq "$(jq -r .AGENTID_CALLER_UID <<<"$deny")" "$(id -u nobody)" "deny caller"
 assert_eq "$(jq -r .PRIORITY <<<"$deny")" 4 "deny priority"
 
