@@ -17,6 +17,7 @@
 #include "keys.h"
 #include "nss-cache.h"
 #include "refusals.h"
+#include "shares.h"
 #include "reply.h"
 #include "store-creds.h"
 #include "store.h"
@@ -101,6 +102,8 @@ struct broker {
 
         /* Unprivileged refusals being counted (refusals.h, events.c). */
         struct refusals refusals;
+        /* Per-uid connection and request shares (shares.h, conn.c). */
+        struct shares shares;
 
         /* Called after identities ended (lifecycle.c), so that what runs
          * as them ends too (task.c sets it: task_reconcile). */

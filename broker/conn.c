@@ -25,7 +25,14 @@ struct conn {
         size_t in_len, in_cap;
         char *out;
         size_t out_len, out_off, out_cap;
-        uint64_t last_active_ms;
+        /* The last complete request (or the accept): a client trickling a
+         * frame byte by byte is idle all the same. */
+        uint64_t last_request_ms;
+        bool privileged; /* root or an admin: the reserve, no rate limit (shares.h) */
+        /* Over its uid's request share: told so once, then not read until
+         * the next housekeeping tick (conn_resume_throttled), so a flood
+         * costs the broker one reply per connection per tick. */
+        bool throttled;
         uint32_t epoll_events; /* as registered: changed only when they differ */
         bool close_after_flush;
         bool dead;      /* closed; freed once the current epoll batch is done */
@@ -69,7 +76,7 @@ static int peer_groups(int fd, gid_t primary, struct caller *caller) {
         return 0;
 }
 
-int conn_new(struct broker *b, int fd, uid_t uid, gid_t gid, pid_t pid) {
+int conn_new(struct broker *b, int fd, uid_t uid, gid_t gid, pid_t pid, char *why, size_t why_size) {
         struct epoll_event ev = { .events = EPOLLIN };
         struct conn *c = calloc(1, sizeof(*c));
         int r;
@@ -86,11 +93,21 @@ int conn_new(struct broker *b, int fd, uid_t uid, gid_t gid, pid_t pid) {
         c->caller.uid = uid;
         c->caller.gid = gid;
         c->caller.pid = pid;
-        c->last_active_ms = monotonic_msec();
+        c->last_request_ms = monotonic_msec();
         c->epoll_events = ev.events;
+        /* Fair shares: root and admins (the PAM module runs as root)
+         * always find a slot; no other uid can take more than its own. */
+        c->privileged = caller_is_admin(b, &c->caller);
+        r = shares_admit(&b->shares, uid, c->privileged, monotonic_usec(), why, why_size);
+        if (r < 0) {
+                free(c->caller.groups);
+                free(c);
+                return r;
+        }
         ev.data.ptr = &c->watch;
         if (epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
                 r = -errno;
+                shares_release(&b->shares, uid, c->privileged);
                 free(c->caller.groups);
                 free(c);
                 return r;
@@ -133,6 +150,7 @@ void conn_close(struct broker *b, struct conn *c) {
         c->runs_task = false;
         epoll_ctl(b->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
         close(c->fd);
+        shares_release(&b->shares, c->caller.uid, c->privileged);
         if (c->prev)
                 c->prev->next = c->next;
         else
@@ -172,7 +190,7 @@ static int conn_update_events(struct broker *b, struct conn *c) {
          * being closed: a client that does not read cannot make us queue. */
         if (c->out_len > c->out_off)
                 ev.events |= EPOLLOUT;
-        else if (!c->close_after_flush)
+        else if (!c->close_after_flush && !c->throttled)
                 ev.events |= EPOLLIN;
         /* Usually a reply went out whole and reading goes on: no call (one
          * syscall per reply saved, docs/performance.md). */
@@ -252,7 +270,7 @@ void conn_close_idle(struct broker *b, uint64_t idle_ms) {
         for (struct conn *c = b->conns, *next; c; c = next) {
                 next = c->next;
                 /* A connection that controls a running task is not idle. */
-                if (!c->runs_task && !c->parked && now - c->last_active_ms >= idle_ms)
+                if (!c->runs_task && !c->parked && now - c->last_request_ms >= idle_ms)
                         conn_close(b, c);
         }
 }
@@ -287,11 +305,55 @@ static ssize_t conn_recv(struct conn *c, char *buf, size_t size) {
         return n;
 }
 
+/* Handle every complete frame in the input buffer, keeping the partial
+ * tail. <0 when the connection must be dropped. */
+static int conn_handle_frames(struct broker *b, struct conn *c,
+                              void (*on_message)(struct broker *b, struct conn *c, const char *msg, size_t len)) {
+        size_t start = 0;
+
+        for (;;) {
+                char *nul = memchr(c->in + start, '\0', c->in_len - start);
+                char why[192];
+                if (!nul)
+                        break;
+                c->last_request_ms = monotonic_msec();
+                /* The uid's request share (shares.h). A task's control
+                 * channel and a parked connection owe their answers in
+                 * order: nothing is answered ahead of them (the frame is
+                 * dropped unanswered there). */
+                if (!c->runs_task && !c->parked &&
+                    !shares_take_request(&b->shares, c->caller.uid, c->privileged, monotonic_usec(), why,
+                                         sizeof(why))) {
+                        /* Not handled: the rest waits for the next tick. */
+                        conn_queue_error(c, AGENTID_ERROR_TOO_MANY_REQUESTS, why);
+                        c->throttled = true;
+                        start = (size_t) (nul - c->in) + 1;
+                        break;
+                }
+                on_message(b, c, c->in + start, (size_t) (nul - (c->in + start)));
+                start = (size_t) (nul - c->in) + 1;
+                if (c->close_after_flush)
+                        return 0;
+        }
+        if (start > 0) {
+                memmove(c->in, c->in + start, c->in_len - start);
+                c->in_len -= start;
+        }
+        if (c->in_len > AGENTID_REQUEST_MAX) {
+                /* No terminator within the limit: answer once, then hang
+                 * up; the rest of the stream is not trusted. */
+                conn_queue_error(c, AGENTID_ERROR_MESSAGE_TOO_LARGE, "request exceeds the maximum message size");
+                c->close_after_flush = true;
+                c->in_len = 0;
+        }
+        return 0;
+}
+
 int conn_read(struct broker *b, struct conn *c,
               void (*on_message)(struct broker *b, struct conn *c, const char *msg, size_t len)) {
         for (;;) {
                 ssize_t n;
-                size_t start = 0;
+                int r;
 
                 if (c->in_cap - c->in_len < 4096) {
                         size_t ncap = c->in_cap ? c->in_cap * 2 : 8192;
@@ -316,33 +378,28 @@ int conn_read(struct broker *b, struct conn *c,
                 }
                 if (n == 0)
                         return -ECONNRESET;
-                c->last_active_ms = monotonic_msec();
                 c->in_len += (size_t) n;
-
-                /* Handle every complete frame; keep the partial tail. */
-                for (;;) {
-                        char *nul = memchr(c->in + start, '\0', c->in_len - start);
-                        if (!nul)
-                                break;
-                        on_message(b, c, c->in + start, (size_t) (nul - (c->in + start)));
-                        start = (size_t) (nul - c->in) + 1;
-                        if (c->close_after_flush)
-                                return 0;
-                }
-                if (start > 0) {
-                        memmove(c->in, c->in + start, c->in_len - start);
-                        c->in_len -= start;
-                }
-                if (c->in_len > AGENTID_REQUEST_MAX) {
-                        /* No terminator within the limit: answer once, then
-                         * hang up; the rest of the stream is not trusted. */
-                        conn_queue_error(c, AGENTID_ERROR_MESSAGE_TOO_LARGE, "request exceeds the maximum message size");
-                        c->close_after_flush = true;
-                        c->in_len = 0;
-                        return 0;
-                }
+                r = conn_handle_frames(b, c, on_message);
+                if (r < 0 || c->close_after_flush || c->throttled)
+                        return r;
                 if (c->out_len > c->out_off)
                         return 0; /* reply pending: read more after it is sent */
+        }
+}
+
+void conn_resume_throttled(struct broker *b,
+                           void (*on_message)(struct broker *b, struct conn *c, const char *msg, size_t len)) {
+        for (struct conn *c = b->conns, *next; c; c = next) {
+                next = c->next;
+                if (!c->throttled || c->dead)
+                        continue;
+                c->throttled = false;
+                /* Frames already read go first; then reading resumes
+                 * (conn_update_events, after the turn's commit). */
+                if (conn_handle_frames(b, c, on_message) < 0)
+                        conn_close(b, c);
+                else
+                        conn_mark_pending(b, c);
         }
 }
 

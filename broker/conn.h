@@ -18,8 +18,10 @@ struct conn;
 /* Called once when the connection closes, before it is freed. */
 typedef void conn_close_fn(struct broker *b, struct conn *c, void *userdata);
 
-/* Accept fd (a connected client, credentials cred_*) into b's set. */
-int conn_new(struct broker *b, int fd, uid_t uid, gid_t gid, pid_t pid);
+/* Accept fd (a connected client, credentials cred_*) into b's set, if
+ * its uid's share allows (shares.h): -EBUSY with the reason (one line)
+ * in why otherwise. */
+int conn_new(struct broker *b, int fd, uid_t uid, gid_t gid, pid_t pid, char *why, size_t why_size);
 void conn_close(struct broker *b, struct conn *c);
 /* Free connections closed during this epoll batch (a later event of the
  * batch may still have pointed at them). */
@@ -29,6 +31,10 @@ void conn_bury_closed(struct broker *b);
  * connection must be dropped. */
 int conn_read(struct broker *b, struct conn *c,
               void (*on_message)(struct broker *b, struct conn *c, const char *msg, size_t len));
+/* On the housekeeping tick: connections held back for being over their
+ * uid's request share handle what they have read and read again. */
+void conn_resume_throttled(struct broker *b,
+                           void (*on_message)(struct broker *b, struct conn *c, const char *msg, size_t len));
 /* Queue an error frame, if it fits. */
 void conn_queue_error(struct conn *c, const char *error, const char *message);
 /* Queue a formatted frame (a reply to the current request). */
@@ -36,7 +42,8 @@ void conn_queue_frame(struct conn *c, char *frame, size_t len);
 /* Replies and EPOLLOUT progress go out after the turn's commit. */
 void conn_mark_pending(struct broker *b, struct conn *c);
 void conn_flush_pending(struct broker *b);
-/* Close connections idle for idle_ms that neither run a task nor wait. */
+/* Close connections without a complete request for idle_ms that neither
+ * run a task nor wait. */
 void conn_close_idle(struct broker *b, uint64_t idle_ms);
 
 const struct caller *conn_caller(struct conn *c);

@@ -117,6 +117,8 @@ static void on_listen(struct broker *b) {
         for (int k = 0; k < 64; k++) {
                 struct ucred cred;
                 socklen_t len = sizeof(cred);
+                char why[192] = "";
+                int r;
                 int fd = accept4(b->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
                 if (fd < 0) {
@@ -124,15 +126,22 @@ static void on_listen(struct broker *b) {
                                 log_warning("accept: %s", strerror(errno));
                         return;
                 }
-                if (b->n_conns >= b->config.max_connections) {
-                        static const char busy[] = "{\"error\":\"" AGENTID_ERROR_TOO_MANY_CONNECTIONS
-                                                   "\",\"parameters\":{\"message\":\"too many connections\"}}";
-                        (void) !send(fd, busy, sizeof(busy), MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.pid <= 0) {
                         close(fd);
                         continue;
                 }
-                if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.pid <= 0 ||
-                    conn_new(b, fd, cred.uid, cred.gid, cred.pid) < 0)
+                r = conn_new(b, fd, cred.uid, cred.gid, cred.pid, why, sizeof(why));
+                if (r == -EBUSY) {
+                        /* Over a share (max_connections, the reserve, the
+                         * uid's own): say which, in one line, and hang up. */
+                        size_t blen = 0;
+                        _cleanup_free_ char *busy =
+                                protocol_error_format(AGENTID_ERROR_TOO_MANY_CONNECTIONS, why, NULL, &blen);
+                        if (busy)
+                                (void) !send(fd, busy, blen + 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+                        log_debug("uid %u: connection refused: %s", (unsigned) cred.uid, why);
+                }
+                if (r < 0)
                         close(fd);
         }
 }
@@ -142,6 +151,7 @@ static void on_tick(struct broker *b) {
 
         (void) !read(b->tick_fd, &count, sizeof(count));
         conn_close_idle(b, b->config.idle_timeout_usec / 1000);
+        conn_resume_throttled(b, handle_message);
         /* The tick runs on the event loop, so a WATCHDOG=1 proves the loop
          * turns; systemd restarts a broker that stops sending it. */
         if (b->watchdog_usec)
@@ -248,6 +258,8 @@ int server_run(struct broker *b) {
         b->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
         if (b->epoll_fd < 0 || b->signal_fd < 0 || b->tick_fd < 0)
                 return -errno;
+        shares_init(&b->shares, b->config.max_connections, b->config.reserved_connections,
+                    b->config.max_connections_per_uid, b->config.request_rate, b->config.request_burst);
         /* Idle connections are closed within half their timeout. */
         period_ms = b->config.idle_timeout_usec / 2000;
         if (period_ms > 1000)
@@ -334,5 +346,6 @@ int server_run(struct broker *b) {
         while (b->conns)
                 conn_close(b, b->conns);
         conn_bury_closed(b);
+        shares_free(&b->shares);
         return 0;
 }

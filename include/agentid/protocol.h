@@ -46,6 +46,9 @@
 #define AGENTID_ERROR_AUDIT_FAILED "io.agentid.AuditFailed"
 #define AGENTID_ERROR_INTERNAL "io.agentid.InternalError"
 #define AGENTID_ERROR_TOO_MANY_CONNECTIONS "io.agentid.TooManyConnections"
+/* The caller's uid is over its request share (request_rate): this request
+ * was not handled; the connection stays open. */
+#define AGENTID_ERROR_TOO_MANY_REQUESTS "io.agentid.TooManyRequests"
 #define AGENTID_ERROR_TASK_FAILED "io.agentid.TaskFailed"
 /* Token and grant verification failures. */
 #define AGENTID_ERROR_INVALID_TOKEN "io.agentid.InvalidToken"
