@@ -31,6 +31,11 @@ struct caller {
         pid_t pid;
         gid_t *groups; /* primary gid first, then supplementary */
         size_t n_groups;
+        /* A pidfd of the peer process (SO_PEERPIDFD, Linux 6.5+), taken for
+         * root's connections (the PAM module's) only: it proves the process
+         * read from /proc/<pid> is still the one that connected. */
+        bool has_pidfd;
+        int pidfd;
         /* The method of the request being handled (NULL between requests,
          * set by method_call): a refusal is counted, or recorded on its
          * own, by who asked what (events.c). */

@@ -15,6 +15,12 @@
 #include "macro.h"
 #include "protocol.h"
 
+/* Linux 6.5; Debian 12's headers predate it. Where the kernel lacks it,
+ * getsockopt fails and the /proc check runs without the pin. */
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+
 #define CONN_CLOSE_HOOKS_MAX 4
 
 struct conn {
@@ -76,6 +82,15 @@ static int peer_groups(int fd, gid_t primary, struct caller *caller) {
         return 0;
 }
 
+static void conn_free(struct conn *c) {
+        if (c->caller.has_pidfd)
+                close(c->caller.pidfd);
+        free(c->caller.groups);
+        free(c->in);
+        free(c->out);
+        free(c);
+}
+
 int conn_new(struct broker *b, int fd, uid_t uid, gid_t gid, pid_t pid, char *why, size_t why_size) {
         struct epoll_event ev = { .events = EPOLLIN };
         struct conn *c = calloc(1, sizeof(*c));
@@ -93,6 +108,13 @@ int conn_new(struct broker *b, int fd, uid_t uid, gid_t gid, pid_t pid, char *wh
         c->caller.uid = uid;
         c->caller.gid = gid;
         c->caller.pid = pid;
+        /* Root's connections may ask about a process's real uid (PAM
+         * methods, proc_real_uid_pinned): pin the process, so that a pid
+         * reused after it exits cannot answer for it. */
+        if (uid == 0) {
+                socklen_t plen = sizeof(c->caller.pidfd);
+                c->caller.has_pidfd = getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &c->caller.pidfd, &plen) == 0;
+        }
         c->last_request_ms = monotonic_msec();
         c->epoll_events = ev.events;
         /* Fair shares: root and admins (the PAM module runs as root)
@@ -100,16 +122,14 @@ int conn_new(struct broker *b, int fd, uid_t uid, gid_t gid, pid_t pid, char *wh
         c->privileged = caller_is_admin(b, &c->caller);
         r = shares_admit(&b->shares, uid, c->privileged, monotonic_usec(), why, why_size);
         if (r < 0) {
-                free(c->caller.groups);
-                free(c);
+                conn_free(c);
                 return r;
         }
         ev.data.ptr = &c->watch;
         if (epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
                 r = -errno;
                 shares_release(&b->shares, uid, c->privileged);
-                free(c->caller.groups);
-                free(c);
+                conn_free(c);
                 return r;
         }
         c->next = b->conns;
@@ -168,10 +188,7 @@ void conn_bury_closed(struct broker *b) {
         while (b->graveyard) {
                 struct conn *c = b->graveyard;
                 b->graveyard = c->next;
-                free(c->caller.groups);
-                free(c->in);
-                free(c->out);
-                free(c);
+                conn_free(c);
         }
 }
 

@@ -75,7 +75,7 @@ static int pam_caller_full(struct broker *b, const struct caller *c, json_t *par
                 return reply_fail(reply, AGENTID_ERROR_INVALID_PARAMETER, "agent must be an agent name");
         /* SO_PEERCRED's uid is the effective one, 0 in setuid sudo whoever
          * runs it; the real uid is the user who ran it. */
-        ruid = proc_real_uid(c->pid);
+        ruid = proc_real_uid_pinned(c->pid, c->has_pidfd ? c->pidfd : -1);
         if (store_find(b->store, agent, 0, false, i) < 0 ||
             (need_live && (i->state != IDENTITY_LIVE || i->expires_usec <= now_usec())))
                 return reply_fail(reply, AGENTID_ERROR_NO_SUCH_AGENT, "%s is not a live agent", agent);

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "macro.h"
@@ -65,4 +66,12 @@ int proc_scan(bool (*fn)(void *userdata, const unsigned long ids[3], bool zombie
         }
         closedir(d);
         return stopped;
+}
+
+int64_t proc_real_uid_pinned(pid_t pid, int pidfd) {
+        int64_t ruid = proc_real_uid(pid);
+
+        if (ruid >= 0 && pidfd >= 0 && syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
+                return -1; /* exited: the pid may be someone else's now */
+        return ruid;
 }

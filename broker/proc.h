@@ -11,6 +11,15 @@
  * the effective uid; this is who ran it. */
 int64_t proc_real_uid(pid_t pid);
 
+/* The same, pinned to the process pidfd refers to (-1: no pidfd, as
+ * above). PID reuse: pid is the one the process had when it connected;
+ * the answer counts only if that process is still alive after the read (a
+ * live process keeps its pid, so what was read was its own), else -1.
+ * Without a pidfd (SO_PEERPIDFD needs Linux 6.5) there is a window: if the
+ * process exits and its pid is reused by a process of another uid before
+ * the read, the read answers for the newcomer (docs/pam.md). */
+int64_t proc_real_uid_pinned(pid_t pid, int pidfd);
+
 /* Call fn for every process but this one with its real, effective and saved
  * uid and whether it is a zombie, until fn returns true. A process that
  * vanishes meanwhile is skipped. Returns whether fn stopped the scan, or a
