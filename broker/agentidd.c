@@ -19,6 +19,7 @@
 #include "lifecycle.h"
 #include "server.h"
 #include "duration.h"
+#include "id-directory.h"
 #include "log.h"
 #include "macro.h"
 #include "start-refused.h"
@@ -256,6 +257,13 @@ int main(int argc, char **argv) {
                 goto out;
         }
 
+        /* Who is who, for policy and display, from a snapshot the loop
+         * reads without calling NSS (id-directory.h). */
+        r = id_directory_load();
+        if (r < 0) {
+                log_error("reading users and groups: %s", strerror(-r));
+                goto out;
+        }
         r = setup_socket(&b);
         if (r < 0)
                 goto out;
@@ -310,5 +318,6 @@ out:
         creds_store_close(b.creds);
         store_close(b.store);
         refusals_free(&b.refusals);
+        id_directory_free();
         return ret;
 }

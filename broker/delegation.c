@@ -13,6 +13,7 @@
 #include "broker.h"
 #include "delegation.h"
 #include "events.h"
+#include "id-directory.h"
 #include "duration.h"
 #include "macro.h"
 
@@ -152,13 +153,11 @@ json_t *delegation_chain(struct broker *b, const struct identity *i) {
                         continue;
                 }
                 {
-                        struct passwd pw, *res = NULL;
-                        char buf[1024], uidbuf[16];
-                        const char *owner = uidbuf;
+                        char owner[AGENTID_NAME_MAX + 1];
 
-                        snprintf(uidbuf, sizeof(uidbuf), "%u", (unsigned) cur.owner_uid);
-                        if (getpwuid_r(cur.owner_uid, &pw, buf, sizeof(buf), &res) == 0 && res)
-                                owner = res->pw_name;
+                        /* The directory snapshot: Show runs on the loop. */
+                        if (id_directory_user_name(cur.owner_uid, owner, sizeof(owner)) < 0)
+                                snprintf(owner, sizeof(owner), "%u", (unsigned) cur.owner_uid);
                         append_entry(chain, owner, cur.owner_uid, "user");
                 }
                 if (cur.on_behalf_of[0])

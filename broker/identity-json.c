@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "duration.h"
+#include "id-directory.h"
 #include "macro.h"
 
 static json_t *string_or_null(const char *s) {
@@ -14,17 +15,15 @@ static json_t *string_or_null(const char *s) {
 
 static const char *owner_name(struct owner_cache *cache, uid_t uid, char *buf, size_t size) {
         uint64_t now = now_usec();
-        struct passwd pw, *res = NULL;
-        char pwbuf[1024];
 
         for (size_t k = 0; k < ELEMENTSOF(cache->entries); k++)
                 if (cache->entries[k].at && cache->entries[k].uid == uid && now - cache->entries[k].at < 5000000) {
                         snprintf(buf, size, "%s", cache->entries[k].name);
                         return buf;
                 }
-        if (getpwuid_r(uid, &pw, pwbuf, sizeof(pwbuf), &res) == 0 && res && strlen(res->pw_name) < size)
-                snprintf(buf, size, "%s", res->pw_name);
-        else
+        /* The directory snapshot, not NSS: this runs on the event loop
+         * (id-directory.h). */
+        if (id_directory_user_name(uid, buf, size) < 0)
                 snprintf(buf, size, "%u", (unsigned) uid);
         cache->entries[cache->next].uid = uid;
         cache->entries[cache->next].at = now;

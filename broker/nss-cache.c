@@ -20,6 +20,7 @@
 
 #include "agentid/identity.h"
 #include "agentid/nss-cache.h"
+#include "id-directory.h"
 #include "macro.h"
 #include "nss-cache.h"
 
@@ -474,12 +475,12 @@ static int cache_rebuild(struct nss_cache *c, uint32_t n_records, uint32_t n_pro
 
 /* Resolve "a,b,c" into gids. */
 static int resolve_groups(const char *groups, bool strict, uint32_t *gids, uint32_t *n_gids) {
-        char buf[16384], name[AGENTID_NAME_MAX + 1];
+        char name[AGENTID_NAME_MAX + 1];
         uint32_t n = 0;
 
         for (const char *p = groups; p && *p;) {
                 size_t len = strcspn(p, ",");
-                struct group gr, *res = NULL;
+                gid_t gid;
                 int r;
 
                 if (len == 0 || len > AGENTID_NAME_MAX) {
@@ -488,16 +489,18 @@ static int resolve_groups(const char *groups, bool strict, uint32_t *gids, uint3
                 } else {
                         memcpy(name, p, len);
                         name[len] = '\0';
-                        r = getgrnam_r(name, &gr, buf, sizeof(buf), &res);
-                        if (r != 0 || !res) {
+                        /* The snapshot, not NSS: this runs in a mint, on
+                         * the event loop (id-directory.h). */
+                        r = id_directory_group_gid(name, &gid);
+                        if (r < 0) {
                                 if (strict)
-                                        return r > 0 ? -r : -ENOENT;
+                                        return -ENOENT;
                         } else if (n < AGENTID_NSS_GIDS_MAX) {
                                 bool dup = false;
                                 for (uint32_t k = 0; k < n; k++)
-                                        dup = dup || gids[k] == (uint32_t) res->gr_gid;
+                                        dup = dup || gids[k] == (uint32_t) gid;
                                 if (!dup)
-                                        gids[n++] = (uint32_t) res->gr_gid;
+                                        gids[n++] = (uint32_t) gid;
                         } else if (strict)
                                 return -E2BIG;
                 }

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "principals.h"
 
+#include "id-directory.h"
+
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -27,9 +29,8 @@ static int parse_id(const char *s, uint32_t *ret) {
         return 0;
 }
 
-/* A decimal id, or a user (group) name looked up through NSS. */
+/* A decimal id, or a user (group) name from the directory snapshot. */
 static int resolve(const char *name, bool group, uint32_t *ret) {
-        char buf[16384];
         uint32_t id;
 
         if (parse_id(name, &id) == 0) {
@@ -38,18 +39,21 @@ static int resolve(const char *name, bool group, uint32_t *ret) {
         }
         if (!unix_name_is_valid(name))
                 return -EINVAL;
+        /* From the snapshot (id-directory.h), not NSS: a template reload
+         * (SIGHUP) or a Revoke by owner name runs on the event loop. */
         if (group) {
-                struct group gr, *res = NULL;
-                if (getgrnam_r(name, &gr, buf, sizeof(buf), &res) != 0 || !res)
-                        return -ESRCH;
-                *ret = res->gr_gid;
+                gid_t gid;
+                int r = id_directory_group_gid(name, &gid);
+                if (r == 0)
+                        *ret = gid;
+                return r;
         } else {
-                struct passwd pw, *res = NULL;
-                if (getpwnam_r(name, &pw, buf, sizeof(buf), &res) != 0 || !res)
-                        return -ESRCH;
-                *ret = res->pw_uid;
+                uid_t uid;
+                int r = id_directory_user_uid(name, &uid);
+                if (r == 0)
+                        *ret = uid;
+                return r;
         }
-        return 0;
 }
 
 int resolve_user(const char *name, uid_t *ret) {

@@ -20,6 +20,7 @@
 #include "duration.h"
 #include "events.h"
 #include "lifecycle.h"
+#include "id-directory.h"
 #include "log.h"
 #include "macro.h"
 #include "methods.h"
@@ -164,6 +165,9 @@ static void on_tick(struct broker *b) {
         stepup_housekeeping(b);
         /* Refusal counts whose window ended become events. */
         broker_flush_refusals(b, false);
+        /* Users and groups: a new snapshot when /etc/passwd or /etc/group
+         * changed, built off the loop (id-directory.h). */
+        id_directory_refresh(monotonic_usec());
         /* Exec-trail summaries, then the chain's tip signed at its interval. */
         exec_trail_housekeeping(b);
         audit_signer_housekeeping(b);
