@@ -166,6 +166,9 @@ struct call_result {
         json_t *params;
         char *error; /* error name, or NULL */
         const char *message;
+        /* The broker's message as shown on the user's terminal: escaped by
+         * the shared rule (text_escape_to), never raw. */
+        char message_buf[2048];
 };
 
 static void call_result_done(struct call_result *r) {
@@ -191,6 +194,10 @@ static int call(const struct args *a, int *fd, const char *method, json_t *param
                 return e;
         if (r->error && json_get_string(r->params, "message", &r->message) < 0)
                 r->message = r->error;
+        if (r->message) {
+                text_escape_to(r->message, r->message_buf, sizeof(r->message_buf));
+                r->message = r->message_buf;
+        }
         return 0;
 }
 
@@ -317,14 +324,19 @@ static int wait_for_decision(pam_handle_t *pamh, const struct args *a, int fd, c
         (void) json_get_string(res.params, "decision", &decision);
         (void) json_get_string(res.params, "reason", &reason);
         if (decision && streq(decision, "approved")) {
-                pam_info(pamh, "agentid: request %s approved%s%s", id, reason && *reason ? ": " : "",
-                         reason ? reason : "");
+                char clean[1024];
+                text_escape_to(reason, clean, sizeof(clean));
+                pam_info(pamh, "agentid: request %s approved%s%s", id, reason && *reason ? ": " : "", clean);
                 call_result_done(&res);
                 return PAM_SUCCESS;
         }
-        pam_error(pamh, "agentid: request %s %s%s%s", id,
-                  decision && streq(decision, "denied") ? "was denied" : "expired without a decision",
-                  reason && *reason ? ": " : "", reason ? reason : "");
+        {
+                char clean[1024];
+                text_escape_to(reason, clean, sizeof(clean));
+                pam_error(pamh, "agentid: request %s %s%s%s", id,
+                          decision && streq(decision, "denied") ? "was denied" : "expired without a decision",
+                          reason && *reason ? ": " : "", clean);
+        }
         call_result_done(&res);
         return remember_final(pamh, decision && streq(decision, "denied") ? PAM_PERM_DENIED : PAM_AUTH_ERR);
 }
