@@ -84,8 +84,10 @@ static void flood(const char *path, double seconds, const char *frame) {
         double end = now_s() + seconds;
         int fd = connect_to(path);
 
-        if (fd < 0)
+        if (fd < 0) {
+                perror("abuse-client: connect");
                 return;
+        }
         while (now_s() < end) {
                 if (send_frame(fd, frame) < 0)
                         break;
@@ -181,7 +183,7 @@ static double timed_call(const char *path, const char *frame) {
 }
 
 static void probe(const char *path, double seconds, char **names, int n_names) {
-        double end = now_s() + seconds, max_ms = 0;
+        double end = now_s() + seconds, max_ms = 0, max_kind[2] = { 0, 0 };
         unsigned long calls = 0, over = 0, failed = 0;
         int next = 0;
 
@@ -207,13 +209,16 @@ static void probe(const char *path, double seconds, char **names, int n_names) {
                         }
                         if (ms[k] > max_ms)
                                 max_ms = ms[k];
+                        if (ms[k] > max_kind[k])
+                                max_kind[k] = ms[k];
                         if (ms[k] > 100)
                                 over++;
                 }
                 while (now_s() - tick < 0.1)
                         usleep(2000);
         }
-        printf("probe calls %lu failed %lu over_100ms %lu max_ms %.1f\n", calls, failed, over, max_ms);
+        printf("probe calls %lu failed %lu over_100ms %lu max_ms %.1f list_max_ms %.1f revoke_max_ms %.1f\n", calls,
+               failed, over, max_ms, max_kind[0], max_kind[1]);
 }
 
 int main(int argc, char **argv) {

@@ -24,6 +24,16 @@ memcheck() {
                 --show-leak-kinds=definite --track-fds=no "$@"
 }
 
+# Every test holds a shared lock on the build tree for its life; a test
+# that times the broker (abuse.sh) takes it exclusively (run_alone), so that
+# under make -j no other test's broker competes with it for CPU and disk.
+exec {TEST_LOCK_FD}>>"$top_builddir/.integration-tests.lock"
+flock -s "$TEST_LOCK_FD"
+run_alone() {
+        flock -u "$TEST_LOCK_FD"
+        flock -x -w 900 "$TEST_LOCK_FD" || fail "other tests did not finish within 15 minutes"
+}
+
 TEST_DIR=$(mktemp -d /tmp/agentid-test.XXXXXX)
 # World-traversable so tests can run agentctl as an unprivileged user.
 chmod 0755 "$TEST_DIR"
