@@ -98,6 +98,10 @@ struct broker {
         struct stepup_waiter *stepup_waiters;
         bool stepup_swept;
 
+        /* A SIGHUP's template reload, waiting for a directory snapshot
+         * begun after it (server.c, id-directory.h); 0: none. */
+        uint64_t templates_reload_usec;
+
         /* Housekeeping tick (server.c): the last STATUS= sent, the last
          * orphan sweep. */
         uint64_t tick_last_status, tick_last_sweep_ms;

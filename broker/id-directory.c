@@ -23,7 +23,7 @@ struct snapshot {
         size_t n_users, n_groups;
         struct stat files[2];            /* /etc/passwd, /etc/group as read */
         bool have_file[2];
-        uint64_t built_usec;             /* CLOCK_MONOTONIC */
+        uint64_t built_usec;             /* CLOCK_MONOTONIC, when the build began */
 };
 
 static const char *const watched[2] = { "/etc/passwd", "/etc/group" };
@@ -35,6 +35,7 @@ static pthread_t worker;
 static bool worker_running;
 static atomic_bool worker_done;
 static uint64_t generation;
+static uint64_t wanted_since; /* a snapshot begun at or after this is asked for */
 
 static void snapshot_free(struct snapshot *s) {
         if (!s)
@@ -87,6 +88,7 @@ static struct snapshot *snapshot_build(void) {
 
         if (!s)
                 return NULL;
+        s->built_usec = monotonic_usec();
         stat_files(s);
         setpwent();
         while (r == 0 && (pw = getpwent()))
@@ -105,7 +107,6 @@ static struct snapshot *snapshot_build(void) {
                 qsort(s->users, s->n_users, sizeof(*s->users), compare_entry);
         if (s->groups)
                 qsort(s->groups, s->n_groups, sizeof(*s->groups), compare_entry);
-        s->built_usec = monotonic_usec();
         return s;
 }
 
@@ -166,7 +167,8 @@ void id_directory_refresh(uint64_t now_mono_usec) {
         }
         if (worker_running)
                 return;
-        if (!files_changed(current) && now_mono_usec - current->built_usec < ID_DIRECTORY_MAX_AGE_USEC)
+        if (!files_changed(current) && now_mono_usec - current->built_usec < ID_DIRECTORY_MAX_AGE_USEC &&
+            wanted_since <= current->built_usec)
                 return;
         atomic_store(&worker_done, false);
         if (pthread_create(&worker, NULL, worker_main, NULL) == 0)
@@ -184,6 +186,15 @@ void id_directory_free(void) {
         finished = NULL;
         snapshot_free(current);
         current = NULL;
+}
+
+void id_directory_request(uint64_t now_mono_usec) {
+        wanted_since = now_mono_usec;
+        id_directory_refresh(now_mono_usec);
+}
+
+bool id_directory_fresh_since(uint64_t mono_usec) {
+        return !current || current->built_usec >= mono_usec;
 }
 
 uint64_t id_directory_generation(void) {

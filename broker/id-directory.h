@@ -32,6 +32,12 @@ int id_directory_load(void);
  * files changed or the snapshot is old and none runs. Never blocks. */
 void id_directory_refresh(uint64_t now_mono_usec);
 
+/* Ask for a snapshot begun now or later (SIGHUP: templates name users and
+ * groups an operator may just have added), and start it if no worker
+ * runs; id_directory_fresh_since(now) says when it is in. */
+void id_directory_request(uint64_t now_mono_usec);
+bool id_directory_fresh_since(uint64_t mono_usec);
+
 /* Wait for a running worker and free everything (at exit). */
 void id_directory_free(void);
 

@@ -168,6 +168,15 @@ static void on_tick(struct broker *b) {
         /* Users and groups: a new snapshot when /etc/passwd or /etc/group
          * changed, built off the loop (id-directory.h). */
         id_directory_refresh(monotonic_usec());
+        if (b->templates_reload_usec && id_directory_fresh_since(b->templates_reload_usec)) {
+                struct template_set fresh;
+                b->templates_reload_usec = 0;
+                if (template_set_load(&fresh, b->config.templates_dir, broker_report_template_problem) == 0) {
+                        template_set_free(&b->templates);
+                        b->templates = fresh;
+                        log_info("reloaded %zu templates", b->templates.n);
+                }
+        }
         /* Exec-trail summaries, then the chain's tip signed at its interval. */
         exec_trail_housekeeping(b);
         audit_signer_housekeeping(b);
@@ -188,12 +197,12 @@ static void on_signal(struct broker *b) {
 
         while (read(b->signal_fd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
                 if (si.ssi_signo == SIGHUP) {
-                        struct template_set fresh;
-                        if (template_set_load(&fresh, b->config.templates_dir, broker_report_template_problem) == 0) {
-                                template_set_free(&b->templates);
-                                b->templates = fresh;
-                                log_info("reloaded %zu templates", b->templates.n);
-                        }
+                        /* Templates name users and groups, perhaps just
+                         * added: they are reloaded once a directory
+                         * snapshot begun after this signal is in (a tick or
+                         * two), never by asking NSS on the loop. */
+                        b->templates_reload_usec = monotonic_usec();
+                        id_directory_request(b->templates_reload_usec);
                 } else {
                         log_info("received %s, stopping", strsignal((int) si.ssi_signo));
                         b->quit = true;

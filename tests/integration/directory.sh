@@ -43,4 +43,21 @@ for _ in $(seq 1 40); do
         sleep 0.1
 done
 assert_eq "$("$AGENTCTL" --json show "$name" | jq -r .owner)" toor-zz "owner after a rename"
+# A group added and a template naming it, then SIGHUP at once: the reload
+# waits for a snapshot begun after the signal, so the new group resolves.
+echo "agentid-zz-grp:x:4343:" >>/etc/group
+cat >"$TEST_DIR/etc/templates.d/late.conf" <<'T'
+[template]
+name = late
+groups = agentid-zz-grp
+T
+kill -HUP "$BROKER_PID"
+ok=
+for _ in $(seq 1 40); do
+        if out=$("$AGENTCTL" --json mint --template late 2>/dev/null); then ok=1; break; fi
+        sleep 0.1
+done
+[[ -n $ok ]] || fail "template naming a just-added group not usable after SIGHUP: $(cat "$TEST_DIR/broker.log")"
+assert_eq "$(jq -r '.groups | join(",")' <<<"$out")" agentid-zz-grp "the late template's group"
+grep -q "late.conf.*skipped" "$TEST_DIR/broker.log" && fail "the template was skipped: $(cat "$TEST_DIR/broker.log")"
 echo "directory: ok"
