@@ -36,6 +36,10 @@ static bool worker_running;
 static atomic_bool worker_done;
 static uint64_t generation;
 static uint64_t wanted_since; /* a snapshot begun at or after this is asked for */
+static struct id_entry *noted_groups; /* id_directory_note_group; the loop's */
+static size_t n_noted_groups;
+
+void id_directory_note_group(const char *name, gid_t gid);
 
 static void snapshot_free(struct snapshot *s) {
         if (!s)
@@ -177,6 +181,24 @@ void id_directory_refresh(uint64_t now_mono_usec) {
                 current->built_usec = now_mono_usec;
 }
 
+void id_directory_note_group(const char *name, gid_t gid) {
+        struct id_entry *nv;
+
+        for (size_t k = 0; k < n_noted_groups; k++)
+                if (streq(noted_groups[k].name, name)) {
+                        noted_groups[k].id = gid;
+                        return;
+                }
+        nv = realloc(noted_groups, (n_noted_groups + 1) * sizeof(*nv));
+        if (!nv)
+                return; /* only a lookup the snapshot may not answer */
+        noted_groups = nv;
+        noted_groups[n_noted_groups].id = gid;
+        noted_groups[n_noted_groups].name = strdup(name);
+        if (noted_groups[n_noted_groups].name)
+                n_noted_groups++;
+}
+
 void id_directory_free(void) {
         if (worker_running) {
                 pthread_join(worker, NULL);
@@ -186,6 +208,11 @@ void id_directory_free(void) {
         finished = NULL;
         snapshot_free(current);
         current = NULL;
+        for (size_t k = 0; k < n_noted_groups; k++)
+                free(noted_groups[k].name);
+        free(noted_groups);
+        noted_groups = NULL;
+        n_noted_groups = 0;
 }
 
 void id_directory_request(uint64_t now_mono_usec) {
@@ -258,9 +285,14 @@ int id_directory_group_gid(const char *name, gid_t *ret) {
                 if (getgrnam_r(name, &gr, grbuf, sizeof(grbuf), &res) != 0 || !res)
                         return -ESRCH;
                 *ret = res->gr_gid;
+                /* Found before the first snapshot (templates at start):
+                 * kept, in case the snapshot cannot enumerate it. */
+                id_directory_note_group(name, res->gr_gid);
                 return 0;
         }
         e = by_name(current->groups, current->n_groups, name);
+        if (!e)
+                e = by_name(noted_groups, n_noted_groups, name);
         if (!e)
                 return -ESRCH;
         *ret = e->id;

@@ -10,7 +10,10 @@
  * ID_DIRECTORY_MAX_AGE_USEC for sources that have no file. Until the new
  * snapshot is in, lookups answer from the old one; a user that only a
  * non-enumerable source knows (sssd with enumerate = false) is not found
- * and shows as a number.
+ * by a request and shows as a number. Loading agentid.conf and templates
+ * (at start, on SIGHUP: an operator's act) still asks NSS on a miss
+ * (principals.c), and a group found so is noted here for the NSS cache
+ * writer, which resolves template groups at each mint.
  *
  * One directory per process (the broker's), so that leaf functions
  * (principal resolution, the NSS cache writer) need no broker pointer.
@@ -46,6 +49,11 @@ void id_directory_free(void);
 int id_directory_user_name(uid_t uid, char *buf, size_t size);
 int id_directory_user_uid(const char *name, uid_t *ret);
 int id_directory_group_gid(const char *name, gid_t *ret);
+
+/* A group name found by asking NSS directly (principals.c, loading
+ * templates): answered by id_directory_group_gid when the snapshot lacks
+ * it, until the process ends. */
+void id_directory_note_group(const char *name, gid_t gid);
 
 /* Snapshots built so far (tests: a refresh happened). */
 uint64_t id_directory_generation(void);

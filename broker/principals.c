@@ -29,9 +29,18 @@ static int parse_id(const char *s, uint32_t *ret) {
         return 0;
 }
 
-/* A decimal id, or a user (group) name from the directory snapshot. */
-static int resolve(const char *name, bool group, uint32_t *ret) {
+/* A decimal id, or a user (group) name: from the directory snapshot, which
+ * costs no NSS lookup on the event loop (id-directory.h). may_block: on a
+ * miss, ask NSS itself (a source that cannot enumerate, such as sssd with
+ * enumerate = false, knows names the snapshot lacks). Only loading config
+ * and templates may (start, or a SIGHUP an operator sends); a request never
+ * does, or any caller could stall the loop on a slow directory server. A
+ * group found that way is noted in the directory, so that the NSS cache
+ * writer finds it at mint time without asking NSS. */
+static int resolve(const char *name, bool group, bool may_block, uint32_t *ret) {
+        char buf[16384];
         uint32_t id;
+        int r;
 
         if (parse_id(name, &id) == 0) {
                 *ret = id;
@@ -39,17 +48,30 @@ static int resolve(const char *name, bool group, uint32_t *ret) {
         }
         if (!unix_name_is_valid(name))
                 return -EINVAL;
-        /* From the snapshot (id-directory.h), not NSS: a template reload
-         * (SIGHUP) or a Revoke by owner name runs on the event loop. */
         if (group) {
                 gid_t gid;
-                int r = id_directory_group_gid(name, &gid);
+                r = id_directory_group_gid(name, &gid);
+                if (r < 0 && may_block) {
+                        struct group gr, *res = NULL;
+                        if (getgrnam_r(name, &gr, buf, sizeof(buf), &res) != 0 || !res)
+                                return -ESRCH;
+                        gid = res->gr_gid;
+                        id_directory_note_group(name, gid);
+                        r = 0;
+                }
                 if (r == 0)
                         *ret = gid;
                 return r;
         } else {
                 uid_t uid;
-                int r = id_directory_user_uid(name, &uid);
+                r = id_directory_user_uid(name, &uid);
+                if (r < 0 && may_block) {
+                        struct passwd pw, *res = NULL;
+                        if (getpwnam_r(name, &pw, buf, sizeof(buf), &res) != 0 || !res)
+                                return -ESRCH;
+                        uid = res->pw_uid;
+                        r = 0;
+                }
                 if (r == 0)
                         *ret = uid;
                 return r;
@@ -58,7 +80,7 @@ static int resolve(const char *name, bool group, uint32_t *ret) {
 
 int resolve_user(const char *name, uid_t *ret) {
         uint32_t id;
-        int r = resolve(name, false, &id);
+        int r = resolve(name, false, false, &id);
 
         if (r == 0)
                 *ret = id;
@@ -67,7 +89,7 @@ int resolve_user(const char *name, uid_t *ret) {
 
 int resolve_group(const char *name, gid_t *ret) {
         uint32_t id;
-        int r = resolve(name, true, &id);
+        int r = resolve(name, true, true, &id);
 
         if (r == 0)
                 *ret = id;
@@ -103,11 +125,13 @@ static int add_word(void *userdata, const char *word) {
                         snprintf(ctx->why, ctx->why_size, "too many users (at most %zu)", ELEMENTSOF(set->uids));
                         return -E2BIG;
                 }
-                r = resolve_user(word, &u);
+                uint32_t id;
+                r = resolve(word, false, true, &id); /* loading: may ask NSS */
                 if (r < 0) {
                         snprintf(ctx->why, ctx->why_size, "unknown user \"%.64s\"", word);
                         return r;
                 }
+                u = id;
                 set->uids[set->n_uids++] = u;
         }
         return 0;

@@ -23,7 +23,9 @@ int principal_set_parse(struct principal_set *set, const char *value, char *why,
 /* Does a caller with this uid and these groups (primary included) match? */
 bool principal_set_matches(const struct principal_set *set, uid_t uid, const gid_t *gids, size_t n_gids);
 
-/* Resolve a user name or decimal uid. */
+/* Resolve a user name or decimal uid from the directory snapshot only
+ * (requests: never an NSS lookup on the event loop). */
 int resolve_user(const char *name, uid_t *ret);
-/* Resolve a group name or decimal gid. */
+/* Resolve a group name or decimal gid for loading templates: the snapshot,
+ * then NSS on a miss (id-directory.h). */
 int resolve_group(const char *name, gid_t *ret);
