@@ -27,7 +27,9 @@ void config_init(struct config *c, const char *config_path) {
                 .audit_checkpoint_interval_usec = UINT64_C(60) * 1000000,
                 .exec_trail = true,
                 .exec_trail_max = 1000,
-                .reserved_connections = UINT32_MAX, /* unset: max_connections / 8 */
+                /* max_connections / 8 until set (config_load follows
+                 * max_connections unless reserved_connections is given) */
+                .reserved_connections = AGENTID_MAX_CONNECTIONS_DEFAULT / AGENTID_RESERVED_CONNECTIONS_DIVISOR,
                 .max_connections_per_uid = AGENTID_MAX_CONNECTIONS_PER_UID_DEFAULT,
                 .request_rate = AGENTID_REQUEST_RATE_DEFAULT,
                 .request_burst = AGENTID_REQUEST_BURST_DEFAULT,
@@ -92,9 +94,10 @@ static int on_key(void *userdata, const char *section, const char *key, const ch
                         snprintf(why, why_size, "%s must be between %d and 65536", key, zero_ok ? 0 : 1);
                         return -EINVAL;
                 }
-                if (streq(key, "reserved_connections"))
+                if (streq(key, "reserved_connections")) {
                         c->reserved_connections = n;
-                else if (streq(key, "max_connections_per_uid"))
+                        c->reserved_connections_set = true;
+                } else if (streq(key, "max_connections_per_uid"))
                         c->max_connections_per_uid = n;
                 else if (streq(key, "request_rate"))
                         c->request_rate = n;
@@ -198,7 +201,7 @@ int config_load(struct config *c, const char *path, char *error, size_t error_si
                 snprintf(error, error_size, "%s: uid_min is above uid_max", path);
                 return -EINVAL;
         }
-        if (c->reserved_connections == UINT32_MAX)
+        if (!c->reserved_connections_set)
                 c->reserved_connections = c->max_connections / AGENTID_RESERVED_CONNECTIONS_DIVISOR;
         else if (c->reserved_connections >= c->max_connections) {
                 snprintf(error, error_size,

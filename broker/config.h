@@ -35,6 +35,7 @@ struct config {
         unsigned exec_trail_max;
         /* Fair shares and bounded audit growth (issue 13, agentid.conf(5)). */
         unsigned reserved_connections;     /* slots only root and admins may take */
+        bool reserved_connections_set;     /* else max_connections / 8 */
         unsigned max_connections_per_uid;  /* for everyone else */
         unsigned request_rate;             /* requests per second per uid (not root/admins) */
         unsigned request_burst;            /* token bucket depth */

@@ -45,6 +45,9 @@ int fixture_open(struct fixture *f, const struct template *templates, size_t n_t
         if (r < 0)
                 return r;
         audit_init(&f->b.audit, f->b.store, JOURNAL_OFF);
+        refusals_init(&f->b.refusals, f->b.config.refusal_window_usec);
+        shares_init(&f->b.shares, f->b.config.max_connections, f->b.config.reserved_connections,
+                    f->b.config.max_connections_per_uid, f->b.config.request_rate, f->b.config.request_burst);
         if (n_templates > 0) {
                 f->b.templates.items = calloc(n_templates, sizeof(struct template));
                 if (!f->b.templates.items)
@@ -62,6 +65,8 @@ void fixture_close(struct fixture *f) {
         while (f->b.conns)
                 conn_close(&f->b, f->b.conns);
         conn_bury_closed(&f->b);
+        shares_free(&f->b.shares);
+        refusals_free(&f->b.refusals);
         if (f->b.epoll_fd >= 0)
                 close(f->b.epoll_fd);
         keyring_close(&f->b.keys);
@@ -135,11 +140,12 @@ void fixture_last_detail(struct fixture *f, const char *event, char *buf, size_t
 
 
 struct conn *fixture_conn(struct fixture *f, int *peer) {
+        char why[192];
         int fds[2];
 
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) < 0)
                 return NULL;
-        if (conn_new(&f->b, fds[0], 0, 0, getpid()) < 0) {
+        if (conn_new(&f->b, fds[0], 0, 0, getpid(), why, sizeof(why)) < 0) {
                 close(fds[0]);
                 close(fds[1]);
                 return NULL;
