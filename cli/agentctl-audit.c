@@ -22,6 +22,7 @@
 #include "client.h"
 #include "duration.h"
 #include "macro.h"
+#include "names.h"
 #include "protocol.h"
 
 static int usage_error(const char *what) {
@@ -33,11 +34,12 @@ static int usage_error(const char *what) {
  * bidi overrides are not ASCII controls but are escaped by the broker's
  * text rules) print as \xNN, never raw. */
 static void put_safe(const char *s) {
-        for (const unsigned char *p = (const unsigned char *) (s ? s : "-"); *p; p++)
-                if (*p < 0x20 || *p == 0x7f)
-                        printf("\\x%02x", *p);
-                else
-                        putchar(*p);
+        /* The shared rule (common/names.c): C0, DEL, C1, bidi and zero-width
+         * characters as \xNN; idempotent on what the broker escaped. */
+        char *e = text_escape(s ? s : "-");
+
+        fputs(e ? e : "?", stdout);
+        free(e);
 }
 
 static const char *jstr(json_t *o, const char *key) {

@@ -150,12 +150,7 @@ size_t text_escape_to(const char *s, char *buf, size_t size) {
 
                 if (l == 0)
                         l = 1; /* an invalid byte is escaped alone */
-                if (*p == '\\') {
-                        if (o + 2 >= size)
-                                break;
-                        buf[o++] = '\\';
-                        buf[o++] = '\\';
-                } else if (escape) {
+                if (escape) {
                         if (o + 4 * l >= size)
                                 break;
                         for (size_t k = 0; k < l; k++) {

@@ -32,8 +32,10 @@ bool text_is_valid(const char *s, size_t max);
 
 /* The one escaping rule for caller-controlled text on its way to an
  * event, journald, a log line or a terminal: every byte of a deceptive
- * character or of invalid UTF-8 becomes \xNN, a backslash becomes \\, the
- * rest is copied. Unambiguous, and never more than 4x as long.
+ * character or of invalid UTF-8 becomes \xNN, the rest is copied. Never
+ * more than 4x as long, and idempotent: text already escaped (by this rule
+ * or the exec trail's quoting) passes unchanged, so escaping again at every
+ * exit (audit_record, log_msg, agentctl) never doubles anything.
  * text_escape_to() writes into buf (truncating at a whole character) and
  * returns the length; text_escape() returns a malloc'd copy (NULL: out of
  * memory); NULL input is "". */

@@ -30,18 +30,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 for (const unsigned char *p = (const unsigned char *) s; *p; p++)
                         if (*p < 0x20 || *p == 0x7f)
                                 abort();
-        /* Escaped text is printable ASCII plus valid, non-deceptive UTF-8,
-         * and accepted text escapes to itself unless it has a backslash. */
+        /* Escaped text is printable ASCII plus valid, non-deceptive UTF-8;
+         * accepted text escapes to itself, and escaping is idempotent. */
         {
-                char *e = text_escape(s);
-                if (e) {
-                        if (strchr(e, '\x1b') || strchr(e, '\n') || (strlen(s) && !strchr(s, '\\') &&
-                                                                     text_is_valid(s, size) && strcmp(e, s)))
+                char *e = text_escape(s), *ee = e ? text_escape(e) : NULL;
+                if (e && ee) {
+                        if (strchr(e, '\x1b') || strchr(e, '\n') || (strlen(s) && text_is_valid(s, size) && strcmp(e, s)) ||
+                            strcmp(e, ee))
                                 abort();
                         if (*e && !text_is_valid(e, 4 * size + 1))
                                 abort();
-                        free(e);
                 }
+                free(e);
+                free(ee);
         }
         free(s);
         return 0;

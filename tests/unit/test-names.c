@@ -100,7 +100,9 @@ static void test_escape(void **state) {
         check_escape("line\nbreak", "line\\x0a" "break");
         check_escape("\x1b]0;owned\x07", "\\x1b]0;owned\\x07");
         check_escape("del\x7f", "del\\x7f");
-        check_escape("back\\slash", "back\\\\slash");
+        check_escape("back\\slash", "back\\slash");
+        /* Idempotent: escaping escaped text changes nothing. */
+        check_escape("\\x1b[31m \\xe2\\x80\\xae", "\\x1b[31m \\xe2\\x80\\xae");
         check_escape("alice\xe2\x80\x8b@x", "alice\\xe2\\x80\\x8b@x");
         check_escape("\xe2\x80\xae" "abc", "\\xe2\\x80\\xae" "abc");
         check_escape("c1 \xc2\x9b", "c1 \\xc2\\x9b");
