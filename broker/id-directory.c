@@ -220,6 +220,10 @@ void id_directory_request(uint64_t now_mono_usec) {
         id_directory_refresh(now_mono_usec);
 }
 
+bool id_directory_files_unchanged(void) {
+        return !current || !files_changed(current);
+}
+
 bool id_directory_fresh_since(uint64_t mono_usec) {
         return !current || current->built_usec >= mono_usec;
 }

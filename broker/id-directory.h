@@ -39,6 +39,9 @@ void id_directory_refresh(uint64_t now_mono_usec);
  * groups an operator may just have added), and start it if no worker
  * runs; id_directory_fresh_since(now) says when it is in. */
 void id_directory_request(uint64_t now_mono_usec);
+/* /etc/passwd and /etc/group are as the current snapshot read them (a
+ * stat each): nothing to wait for. */
+bool id_directory_files_unchanged(void);
 bool id_directory_fresh_since(uint64_t mono_usec);
 
 /* Wait for a running worker and free everything (at exit). */

@@ -147,6 +147,18 @@ static void on_listen(struct broker *b) {
         }
 }
 
+/* SIGHUP's reload (on_signal, or on_tick once users and groups are read). */
+static void reload_templates(struct broker *b) {
+        struct template_set fresh;
+
+        b->templates_reload_usec = 0;
+        if (template_set_load(&fresh, b->config.templates_dir, broker_report_template_problem) == 0) {
+                template_set_free(&b->templates);
+                b->templates = fresh;
+                log_info("reloaded %zu templates", b->templates.n);
+        }
+}
+
 static void on_tick(struct broker *b) {
         uint64_t count, now = monotonic_msec();
 
@@ -168,15 +180,8 @@ static void on_tick(struct broker *b) {
         /* Users and groups: a new snapshot when /etc/passwd or /etc/group
          * changed, built off the loop (id-directory.h). */
         id_directory_refresh(monotonic_usec());
-        if (b->templates_reload_usec && id_directory_fresh_since(b->templates_reload_usec)) {
-                struct template_set fresh;
-                b->templates_reload_usec = 0;
-                if (template_set_load(&fresh, b->config.templates_dir, broker_report_template_problem) == 0) {
-                        template_set_free(&b->templates);
-                        b->templates = fresh;
-                        log_info("reloaded %zu templates", b->templates.n);
-                }
-        }
+        if (b->templates_reload_usec && id_directory_fresh_since(b->templates_reload_usec))
+                reload_templates(b);
         /* Exec-trail summaries, then the chain's tip signed at its interval. */
         exec_trail_housekeeping(b);
         audit_signer_housekeeping(b);
@@ -197,12 +202,17 @@ static void on_signal(struct broker *b) {
 
         while (read(b->signal_fd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
                 if (si.ssi_signo == SIGHUP) {
-                        /* Templates name users and groups, perhaps just
-                         * added: they are reloaded once a directory
-                         * snapshot begun after this signal is in (a tick or
-                         * two), never by asking NSS on the loop. */
+                        /* Templates name users and groups. If /etc/passwd
+                         * or /etc/group changed since the directory snapshot
+                         * (a user or group just added), they are reloaded
+                         * once a snapshot begun after this signal is in (a
+                         * tick or two), never by asking NSS on the loop;
+                         * else now. */
                         b->templates_reload_usec = monotonic_usec();
-                        id_directory_request(b->templates_reload_usec);
+                        if (id_directory_files_unchanged())
+                                reload_templates(b);
+                        else
+                                id_directory_request(b->templates_reload_usec);
                 } else {
                         log_info("received %s, stopping", strsignal((int) si.ssi_signo));
                         b->quit = true;

@@ -60,4 +60,12 @@ done
 [[ -n $ok ]] || fail "template naming a just-added group not usable after SIGHUP: $(cat "$TEST_DIR/broker.log")"
 assert_eq "$(jq -r '.groups | join(",")' <<<"$out")" agentid-zz-grp "the late template's group"
 grep -q "late.conf.*skipped" "$TEST_DIR/broker.log" && fail "the template was skipped: $(cat "$TEST_DIR/broker.log")"
+# Users and groups unchanged: SIGHUP reloads at once (no wait for a tick).
+cat >"$TEST_DIR/etc/templates.d/plain.conf" <<'T'
+[template]
+name = plain
+T
+kill -HUP "$BROKER_PID"
+sleep 0.2
+"$AGENTCTL" mint --template plain >/dev/null || fail "a new template not usable 0.2 s after SIGHUP"
 echo "directory: ok"
