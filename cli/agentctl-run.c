@@ -189,7 +189,12 @@ int agentctl_run(int argc, char **argv, const char *socket_path) {
                 struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
                 struct signalfd_siginfo si;
 
-                if (poll(p, sfd >= 0 ? 2 : 1, -1) < 0) {
+                /* The start reply may have come in one read with the end
+                 * reply (a short task): take what is buffered before
+                 * waiting on the socket, which may stay silent for good. */
+                bool buffered = agentid_reader_has_reply(&rd);
+
+                if (poll(p, sfd >= 0 ? 2 : 1, buffered ? 0 : -1) < 0) {
                         if (errno == EINTR)
                                 continue;
                         break;
@@ -199,7 +204,7 @@ int agentctl_run(int argc, char **argv, const char *socket_path) {
                         (void) agentid_send(fd, AGENTID_METHOD_SIGNAL, sp, NULL, 0, 1000);
                         json_decref(sp);
                 }
-                if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
+                if (!buffered && !(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
                         continue;
                 json_decref(reply);
                 reply = NULL;

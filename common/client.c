@@ -129,6 +129,10 @@ void agentid_reader_done(struct agentid_reader *r) {
         r->len = r->cap = 0;
 }
 
+bool agentid_reader_has_reply(const struct agentid_reader *r) {
+        return r->len > 0 && memchr(r->buf, '\0', r->len);
+}
+
 int agentid_read_reply(struct agentid_reader *rd, int timeout_ms, json_t **ret_parameters, char **ret_error) {
         int64_t deadline = timeout_ms < 0 ? INT64_MAX : (int64_t) monotonic_msec() + timeout_ms;
         size_t scanned = 0;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
 
 /* The socket path: explicit, else $AGENTID_SOCKET, else the default. */
 const char *agentid_socket_path(const char *explicit_path);
@@ -22,6 +23,11 @@ struct agentid_reader {
 };
 
 void agentid_reader_done(struct agentid_reader *r);
+
+/* Does the reader already hold a complete reply? Then the next
+ * agentid_read_reply returns it without reading the socket, and a caller
+ * that polls the socket first may wait for bytes that never come. */
+bool agentid_reader_has_reply(const struct agentid_reader *r);
 
 /* Send one request, with optional descriptors passed by SCM_RIGHTS. */
 int agentid_send(int fd, const char *method, json_t *parameters, const int *fds, size_t n_fds, int timeout_ms);
