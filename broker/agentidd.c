@@ -150,6 +150,7 @@ int main(int argc, char **argv) {
         };
         struct broker b = {
                 .listen_fd = -1, .epoll_fd = -1, .signal_fd = -1, .tick_fd = -1, .expiry = { .timer_fd = -1 },
+                .runtime = { .broker_pidfd = -1 },
         };
         const char *socket_opt = NULL;
         char error[1024], db_path[AGENTID_PATH_MAX * 2], detail[256], nss_dir[AGENTID_PATH_MAX * 2];
@@ -281,6 +282,18 @@ int main(int argc, char **argv) {
                 log_error("creating the NSS cache in %s: %s", nss_dir, strerror(-r));
                 goto out;
         }
+        /* How tasks run; their teardown needs it from the first expiry on. */
+        {
+                enum runtime_kind wanted = RUNTIME_AUTO;
+                char why[256];
+                (void) runtime_kind_from_string(b.config.task_runtime, &wanted);
+                r = runtime_init(&b.runtime, wanted, why, sizeof(why));
+                if (r < 0) {
+                        log_error("task runtime %s: %s", b.config.task_runtime, why);
+                        goto out;
+                }
+        }
+        log_info("task runtime: %s", runtime_name(&b.runtime));
         /* Catch up: identities that expired while we were down go now. */
         r = broker_load_live(&b);
         if (r < 0) {
@@ -309,6 +322,7 @@ out:
         }
         expiry_done(&b.expiry);
         allocator_done(&b.allocator);
+        runtime_done(&b.runtime);
         /* The published file stays: agents keep resolving until their TTL
          * while the broker is down (docs/nss.md). */
         nss_cache_free(b.nss_cache);

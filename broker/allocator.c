@@ -127,6 +127,14 @@ int allocator_persist(struct allocator *a, struct store *store) {
         return r;
 }
 
+bool allocator_uid_is_quarantined(struct store *store, uint32_t uid) {
+        char key[32];
+        uint64_t since;
+
+        snprintf(key, sizeof(key), "quarantine:%u", (unsigned) uid);
+        return store_get_meta_u64(store, key, &since) == 0;
+}
+
 int allocator_pick(struct allocator *a, struct store *store, uint32_t *ret) {
         uint64_t size = (uint64_t) a->max - a->min + 1;
         uint64_t probes = size < ALLOCATOR_MAX_PROBES ? size : ALLOCATOR_MAX_PROBES;
@@ -142,6 +150,9 @@ int allocator_pick(struct allocator *a, struct store *store, uint32_t *ret) {
                 if (live)
                         continue;
                 if (a->id_is_foreign ? a->id_is_foreign(candidate) : allocator_id_is_local(a, candidate))
+                        continue;
+                /* Something of an old owner remained (uid-cleanup.c). */
+                if (allocator_uid_is_quarantined(store, candidate))
                         continue;
                 *ret = candidate;
                 return 0;

@@ -52,6 +52,10 @@ void allocator_done(struct allocator *a);
  * transaction. */
 int allocator_pick(struct allocator *a, struct store *store, uint32_t *ret);
 
+/* Was uid quarantined (its old owner's leftovers could not all be
+ * removed)? Such a uid is never picked. */
+bool allocator_uid_is_quarantined(struct store *store, uint32_t uid);
+
 /* At start: refuse a range that overlaps an account or group the host
  * already has (other than agentid's own live agents). */
 int allocator_check_range(uint32_t min, uint32_t max, struct store *store, char *error, size_t error_size);

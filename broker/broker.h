@@ -19,6 +19,7 @@
 #include "refusals.h"
 #include "shares.h"
 #include "reply.h"
+#include "runtime.h"
 #include "store-creds.h"
 #include "store.h"
 #include "template.h"
@@ -45,10 +46,13 @@ struct caller {
 struct conn;
 struct task;
 struct stepup_waiter;
+struct cleaner;
+struct uid_cleanup;
 
 /* What an epoll event's data pointer points at: the first member of every
  * watched object. */
-enum watch_kind { WATCH_LISTEN, WATCH_SIGNAL, WATCH_EXPIRY, WATCH_TICK, WATCH_CONN, WATCH_TASK, WATCH_EXEC };
+enum watch_kind { WATCH_LISTEN, WATCH_SIGNAL, WATCH_EXPIRY, WATCH_TICK, WATCH_CONN, WATCH_TASK, WATCH_EXEC,
+                  WATCH_CLEANER, WATCH_RUNTIME };
 struct watch {
         enum watch_kind kind;
 };
@@ -68,7 +72,7 @@ struct broker {
         struct exec_trail *exec_trail;    /* programs agents run (exec-trail.c); NULL when off */
 
         int epoll_fd, listen_fd, signal_fd, tick_fd;
-        struct watch watch_listen, watch_signal, watch_expiry, watch_tick; /* their epoll data (server.c) */
+        struct watch watch_listen, watch_signal, watch_expiry, watch_tick, watch_runtime; /* their epoll data (server.c) */
         bool socket_activated, quit;
         uint64_t started_usec;
         struct keyring keys;        /* token signing keys (keys.c) */
@@ -117,6 +121,16 @@ struct broker {
         /* Called after identities ended (lifecycle.c), so that what runs
          * as them ends too (task.c sets it: task_reconcile). */
         void (*on_identities_ended)(struct broker *b);
+        /* Does a running task own this identity, so that its teardown
+         * cleans up after it (task.c sets it: task_owns_identity)? */
+        bool (*identity_has_task)(const struct broker *b, int64_t identity_id);
+
+        struct runtime runtime; /* how tasks run (runtime.h) */
+        /* Root-side cleaners of ended uids (uid-cleanup.c). */
+        struct cleaner *cleaners;
+        unsigned n_cleaners;
+        struct uid_cleanup *cleanup_pending;
+        size_t n_cleanup_pending;
 };
 
 /* Policy (policy.c). */

@@ -36,6 +36,7 @@ void config_init(struct config *c, const char *config_path) {
                 .refusal_window_usec = AGENTID_REFUSAL_WINDOW_USEC_DEFAULT,
         };
         strcpy(c->name_prefix, "ag-");
+        strcpy(c->task_runtime, "auto");
         /* A verifier elsewhere must be able to tell hosts' tokens apart. */
         if (gethostname(host, sizeof(host) - 1) < 0 || !host[0])
                 strcpy(host, "localhost");
@@ -117,6 +118,12 @@ static int on_key(void *userdata, const char *section, const char *key, const ch
                         return -EINVAL;
                 }
                 c->idle_timeout_usec = usec;
+        } else if (streq(key, "task_runtime")) {
+                if (!streq(value, "auto") && !streq(value, "direct") && !streq(value, "systemd")) {
+                        snprintf(why, why_size, "task_runtime must be auto, direct or systemd");
+                        return -EINVAL;
+                }
+                strcpy(c->task_runtime, value);
         } else if (streq(key, "templates_dir")) {
                 if (value[0] != '/' || strlen(value) > AGENTID_PATH_MAX) {
                         snprintf(why, why_size, "templates_dir must be an absolute path");

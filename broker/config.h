@@ -40,6 +40,8 @@ struct config {
         unsigned request_rate;             /* requests per second per uid (not root/admins) */
         unsigned request_burst;            /* token bucket depth */
         uint64_t refusal_window_usec;      /* unprivileged refusals counted this long */
+        /* How tasks run (runtime.h): auto, direct or systemd. */
+        char task_runtime[16];
 };
 
 /* Defaults; templates_dir is "templates.d" beside the config file. */

@@ -2,6 +2,7 @@
 /* Ending identities: revocation, TTL expiry, and catching up on both when
  * the broker starts. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@
 #include "events.h"
 #include "log.h"
 #include "macro.h"
+#include "uid-cleanup.h"
 
 int broker_end_identities(struct broker *b, const struct caller *c, const int64_t *ids, size_t n,
                           enum identity_state state, const char *reason) {
@@ -21,6 +23,8 @@ int broker_end_identities(struct broker *b, const struct caller *c, const int64_
         size_t ended = 0, n_cascade = 0, cap_cascade = 0;
         _cleanup_free_ int64_t *cascade = NULL; /* children of ended ones, ended with them */
         _cleanup_free_ uint32_t *gone = NULL;   /* uids to drop from the NSS cache after commit */
+        _cleanup_free_ struct uid_cleanup *jobs = NULL; /* what their uids left, removed after commit */
+        size_t n_jobs = 0;
         int r;
 
         r = savepoint_begin(&sp, b->store);
@@ -58,6 +62,17 @@ int broker_end_identities(struct broker *b, const struct caller *c, const int64_
                         gone = ng;
                         gone[ended] = i.uid;
                 }
+                /* A task's teardown cleans up after its own identity. */
+                if (!b->identity_has_task || !b->identity_has_task(b, id)) {
+                        struct uid_cleanup *nj = realloc(jobs, (n_jobs + 1) * sizeof(*jobs));
+                        if (!nj)
+                                return -ENOMEM;
+                        jobs = nj;
+                        jobs[n_jobs] = (struct uid_cleanup) { .uid = i.uid, .sweep_shared = true };
+                        snprintf(jobs[n_jobs].agent, sizeof(jobs[n_jobs].agent), "%s", i.name);
+                        snprintf(jobs[n_jobs].home, sizeof(jobs[n_jobs].home), "%s", i.home);
+                        n_jobs++;
+                }
                 ended++;
                 r = delegation_add_children(b, i.name, &cascade, &n_cascade, &cap_cascade);
                 if (r < 0)
@@ -71,9 +86,11 @@ int broker_end_identities(struct broker *b, const struct caller *c, const int64_
          * out (docs/nss-cache.md). Removal in place cannot fail. */
         for (size_t k = 0; gone && k < ended; k++)
                 (void) nss_cache_remove_uid(b->nss_cache, gone[k]);
-        /* Tasks of identities that just ended are killed now. */
+        /* Tasks of identities that just ended are killed now; whatever the
+         * others left (processes, files, IPC, home) goes from the root side. */
         if (ended > 0 && b->on_identities_ended)
                 b->on_identities_ended(b);
+        uid_cleanup_start(b, jobs, n_jobs);
         return (int) (ended > INT32_MAX ? INT32_MAX : ended);
 }
 

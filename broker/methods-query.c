@@ -126,18 +126,22 @@ int method_show(struct broker *b, const struct caller *c, json_t *params, struct
 }
 
 static json_t *template_to_json(const struct template *t) {
-        char ttl[32], max_ttl[32];
-        json_t *groups = json_array(), *scopes = json_array();
+        char ttl[32], max_ttl[32], confinement[2048];
+        json_t *groups = json_array(), *scopes = json_array(), *o;
 
         for (size_t k = 0; k < t->n_groups; k++)
                 json_array_append_new(groups, json_string(t->group_names[k]));
         for (size_t k = 0; k < t->n_scopes; k++)
                 json_array_append_new(scopes, json_string(t->scopes[k]));
-        return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:s, s:s, s:s}", "name", t->name, "description",
-                         t->description, "ttl", duration_format(t->ttl_usec, ttl, sizeof(ttl)), "max_ttl",
-                         duration_format(t->max_ttl_usec, max_ttl, sizeof(max_ttl)), "groups", groups, "scopes",
-                         scopes, "sudo", step_rule_to_string(t->sudo), "ssh", step_rule_to_string(t->ssh), "home",
-                         t->home, "shell", t->shell, "source", t->source);
+        o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:s, s:s, s:s}", "name", t->name, "description",
+                      t->description, "ttl", duration_format(t->ttl_usec, ttl, sizeof(ttl)), "max_ttl",
+                      duration_format(t->max_ttl_usec, max_ttl, sizeof(max_ttl)), "groups", groups, "scopes", scopes,
+                      "sudo", step_rule_to_string(t->sudo), "ssh", step_rule_to_string(t->ssh), "home", t->home,
+                      "shell", t->shell, "source", t->source);
+        /* Its tasks' confinement, as "Key=value" lines (agentid-templates(5)). */
+        if (o && confinement_format(&t->confinement, confinement, sizeof(confinement)) == 0)
+                json_object_set_new(o, "confinement", json_string(confinement));
+        return o;
 }
 
 int method_status(struct broker *b, const struct caller *c, json_t *params, struct reply *reply) {
@@ -161,5 +165,15 @@ int method_status(struct broker *b, const struct caller *c, json_t *params, stru
                 caller_is_admin(b, c));
         if (reply->parameters)
                 json_object_set_new(reply->parameters, "exec_trail", json_boolean(exec_trail_active(b)));
+        if (reply->parameters) {
+                /* How tasks run, and which cgroup controllers it can use. */
+                static const char *const controllers[_CGROUP_MAX] = { "memory", "cpu", "pids" };
+                json_t *cg = json_array();
+                for (int k = 0; k < _CGROUP_MAX; k++)
+                        if (b->runtime.cgroup_parent[k][0])
+                                json_array_append_new(cg, json_string(controllers[k]));
+                json_object_set_new(reply->parameters, "runtime", json_string(runtime_name(&b->runtime)));
+                json_object_set_new(reply->parameters, "runtime_cgroup_controllers", cg);
+        }
         return 0;
 }

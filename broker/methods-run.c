@@ -61,7 +61,7 @@ int method_run(struct broker *b, struct conn *conn, json_t *params, struct reply
         const struct template *t;
         const char *cwd = NULL, *key, *name;
         struct identity i;
-        char error[512], path_env[1024];
+        char error[512], path_env[1024], socket_dir[sizeof(b->socket_path)];
         size_t k, n_env = 0;
         const int *fds;
         size_t n_fds = conn_fds(conn, &fds);
@@ -126,6 +126,11 @@ int method_run(struct broker *b, struct conn *conn, json_t *params, struct reply
         }
         json_object_foreach(env, key, v) if (env_add(spec.envp, &n_env, key, json_string_value(v)) < 0) goto oom;
         spec.cwd = cwd;
+        snprintf(socket_dir, sizeof(socket_dir), "%s", b->socket_path);
+        if (strrchr(socket_dir, '/') && strrchr(socket_dir, '/') != socket_dir) {
+                *strrchr(socket_dir, '/') = '\0';
+                spec.socket_dir = socket_dir;
+        }
         memcpy(spec.fds, fds, sizeof(spec.fds));
         /* sudo needs its setuid bit to work; otherwise no privilege may ever
          * be gained by the task (no setuid, no file capabilities). */
@@ -169,5 +174,27 @@ int method_signal(struct broker *b, struct conn *conn, json_t *params, struct re
                                 log_debug("signal %d not delivered: %s", (int) signo, strerror(-r));
                         return 0;
                 }
+        return 0;
+}
+
+int method_run_attach(struct broker *b, struct conn *conn, json_t *params, struct reply *reply) {
+        static const char *const known[] = { "agent", NULL };
+        const char *agent = NULL;
+        json_t *first = NULL;
+        int r;
+
+        if (params_check_known(params, known, reply) < 0)
+                return -EPROTO;
+        if (json_get_string(params, "agent", &agent) < 0 || !agent_name_is_valid(agent))
+                return reply_fail(reply, AGENTID_ERROR_INVALID_PARAMETER, "agent must be an agent name");
+        r = task_attach(b, conn, agent, conn_caller(conn), &first);
+        if (r == -EPERM)
+                return reply_fail(reply, AGENTID_ERROR_PERMISSION_DENIED, "not your task");
+        if (r == -EBUSY)
+                return reply_fail(reply, AGENTID_ERROR_INVALID_REQUEST, "the task already has an invoker");
+        if (r < 0)
+                return reply_fail(reply, AGENTID_ERROR_NO_SUCH_AGENT, "no running task of %s", agent);
+        conn_send_reply(b, conn, first, NULL, NULL);
+        json_decref(first);
         return 0;
 }

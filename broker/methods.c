@@ -23,6 +23,9 @@ static const struct method methods[] = {
         { AGENTID_METHOD_STATUS, 0, method_status, NULL },
         { AGENTID_METHOD_RUN, METHOD_CONN | METHOD_KEEPS_CONN | METHOD_TAKES_FDS, NULL, method_run },
         { AGENTID_METHOD_SIGNAL, METHOD_CONN | METHOD_TASK_CONTROL, NULL, method_signal },
+        /* After a broker restart (systemd runtime): a running task's
+         * invoker takes its connection again. */
+        { AGENTID_METHOD_RUN_ATTACH, METHOD_CONN | METHOD_KEEPS_CONN, NULL, method_run_attach },
         { AGENTID_METHOD_ISSUE_TOKEN, 0, method_issue_token, NULL },
         { AGENTID_METHOD_VERIFY_TOKEN, 0, method_verify_token, NULL },
         { AGENTID_METHOD_JWKS, 0, method_jwks, NULL },

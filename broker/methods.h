@@ -60,7 +60,7 @@ method_fn method_list, method_show, method_status;
 /* methods-revoke.c */
 method_fn method_revoke;
 /* methods-run.c */
-method_conn_fn method_run, method_signal;
+method_conn_fn method_run, method_signal, method_run_attach;
 /* methods-token.c (docs/tokens.md) */
 method_fn method_issue_token, method_verify_token, method_jwks, method_rotate_keys, method_issue_grant,
         method_redeem_grant;

@@ -28,6 +28,7 @@
 #include "server.h"
 #include "stepup.h"
 #include "task.h"
+#include "uid-cleanup.h"
 
 void broker_report_template_problem(const char *message) {
         log_warning("%s", message);
@@ -246,8 +247,16 @@ static void dispatch(struct broker *b, const struct epoll_event *events, int n) 
                 case WATCH_EXEC:
                         exec_trail_on_event(b);
                         break;
+                case WATCH_CLEANER:
+                        uid_cleanup_on_pidfd(b, w);
+                        break;
+                case WATCH_RUNTIME:
+                        runtime_process(&b->runtime);
+                        break;
                 }
         }
+        /* D-Bus messages read during the batch's calls (systemd runtime). */
+        runtime_process(&b->runtime);
 }
 
 /* A turn looks for more ready sockets this many times before it commits:
@@ -301,6 +310,13 @@ int server_run(struct broker *b) {
             (r = add_watch(b, b->expiry.timer_fd, &b->watch_expiry)) < 0 ||
             (r = add_watch(b, b->tick_fd, &b->watch_tick)) < 0)
                 return r;
+        /* The systemd runtime's bus: unit signals. */
+        b->watch_runtime.kind = WATCH_RUNTIME;
+        if (runtime_fd(&b->runtime) >= 0 && (r = add_watch(b, runtime_fd(&b->runtime), &b->watch_runtime)) < 0)
+                return r;
+        /* Tasks re-attached and cleanups queued while starting. */
+        task_on_loop_start(b);
+        uid_cleanup_attach(b);
 
         /* Programs agents execute, from the kernel (exec-trail.c). */
         r = exec_trail_open(b);
@@ -364,6 +380,7 @@ int server_run(struct broker *b) {
 
         sd_notify(0, "STOPPING=1");
         task_stop_all(b);
+        uid_cleanup_stop_all(b);
         broker_flush_refusals(b, true);
         exec_trail_close(b);
         while (b->conns)

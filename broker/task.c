@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agentid/protocol.h"
 #include "broker.h"
 #include "conn.h"
 #include "duration.h"
@@ -28,27 +29,26 @@
 #include "log.h"
 #include "macro.h"
 #include "proc.h"
-
-/* How long a cleaner keeps killing before it reports processes it could
- * not get rid of (a process stuck in uninterruptible sleep, say). */
-#define CLEANER_DEADLINE_MS 5000
+#include "runtime.h"
+#include "uid-cleanup.h"
 
 struct task {
         struct watch leader_watch;
-        struct watch cleaner_watch;
+        struct watch start_watch; /* the runtime's word that the command runs */
+        bool started;
+        char start_error[512];
         int64_t identity_id;
         char name[AGENTID_NAME_MAX + 1];
         uid_t uid;
         gid_t gid;
         char home[AGENTID_PATH_MAX + 1];
-        pid_t leader;
-        int leader_pidfd;
+        struct runtime_task rt;
         bool leader_reaped;
         int wait_status;
-        pid_t cleaner;
-        int cleaner_pidfd;
-        bool cleaner_done;
-        int cleaner_status;
+        bool cleaner_started, cleaner_done;
+        bool may_leave_namespace; /* its template lets the agent in by ssh */
+        bool unwatched; /* re-attached at start, before the event loop */
+        unsigned leftovers; /* uid-cleanup.h LEFTOVER_* */
         enum task_end end;
         uint64_t end_started_usec; /* CLOCK_MONOTONIC */
         struct conn *conn;
@@ -57,10 +57,6 @@ struct task {
 
 unsigned task_count(const struct broker *b) {
         return b->n_tasks;
-}
-
-static int pidfd_open_compat(pid_t pid) {
-        return (int) syscall(SYS_pidfd_open, pid, 0);
 }
 
 static const char *task_end_to_string(enum task_end e) {
@@ -75,127 +71,18 @@ static const char *task_end_to_string(enum task_end e) {
                 return "invoker-gone";
         case TASK_END_SHUTDOWN:
                 return "shutdown";
+        case TASK_END_FAILED:
+                return "failed";
         default:
                 return "running";
         }
 }
 
-/* ---- processes of one uid ------------------------------------------- */
-
-static bool is_live_process_of(void *userdata, const unsigned long ids[3], bool zombie) {
-        unsigned long uid = *(const uid_t *) userdata;
-        return !zombie && (ids[0] == uid || ids[1] == uid || ids[2] == uid);
-}
-
-/* Does any process that is not a zombie run with this uid? */
-static bool uid_has_live_processes(uid_t uid) {
-        return proc_scan(is_live_process_of, &uid) != 0; /* unreadable /proc: assume the worst */
-}
-
-/* Runs in a child that has become uid: kill(-1) reaches exactly the
- * processes this uid may signal, i.e. every process whose real or saved
- * uid is the agent's (the agent uid is unique to one identity). */
-static int kill_all_as_uid(uid_t uid) {
-        uint64_t deadline = monotonic_usec() + (uint64_t) CLEANER_DEADLINE_MS * 1000;
-        int rounds = 0;
-
-        for (;;) {
-                if (kill(-1, SIGKILL) < 0 && errno == ESRCH)
-                        return rounds;
-                rounds++;
-                /* kill(-1) also "reaches" zombies (e.g. the task leader the
-                 * broker has not reaped yet): stop when only those remain. */
-                if (!uid_has_live_processes(uid))
-                        return rounds;
-                if (monotonic_usec() > deadline)
-                        return -EBUSY;
-                usleep(200);
-        }
-}
-
-static int become(uid_t uid, gid_t gid) {
-        if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
-                return -errno;
-        return 0;
-}
-
-/* Remove everything below dirfd, as the agent (so a symlink planted by the
- * agent can never make us delete anything the agent could not). */
-static int remove_contents(int dirfd) {
-        DIR *d = fdopendir(dirfd);
-        struct dirent *de;
-        int r = 0;
-
-        if (!d) {
-                close(dirfd);
-                return -errno;
-        }
-        while ((de = readdir(d))) {
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
-                if (unlinkat(dirfd, de->d_name, 0) == 0)
-                        continue;
-                if (errno == EISDIR || errno == EPERM) {
-                        int sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                        if (sub >= 0) {
-                                int k = remove_contents(sub);
-                                if (k < 0 && r == 0)
-                                        r = k;
-                        }
-                        if (unlinkat(dirfd, de->d_name, AT_REMOVEDIR) < 0 && r == 0)
-                                r = -errno;
-                } else if (r == 0)
-                        r = -errno;
-        }
-        closedir(d);
-        return r;
-}
-
-/* The cleaner: a child that becomes the agent, kills all its processes,
- * empties its home. Exit status: bit 0 processes survived, bit 1 home not
- * emptied, bit 2 could not switch uid. */
-static _Noreturn void cleaner_main(uid_t uid, gid_t gid, const char *home, pid_t broker_pid) {
-        int status = 0, dfd;
-
-        /* Like a task, a cleaner dies with the broker (re-armed after the
-         * uid change, which clears it): the next broker's sweep does the
-         * work, and no process of the old one runs as an agent after it. */
-        if (become(uid, gid) < 0)
-                _exit(4);
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != broker_pid)
-                _exit(4);
-        if (kill_all_as_uid(uid) < 0)
-                status |= 1;
-        if (home[0]) {
-                dfd = open(home, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (dfd >= 0 && remove_contents(dfd) < 0)
-                        status |= 2;
-        }
-        _exit(status);
-}
-
-static pid_t spawn_cleaner(uid_t uid, gid_t gid, const char *home) {
-        pid_t broker_pid = getpid(), pid = fork();
-
-        if (pid == 0) {
-                sigset_t all;
-                sigemptyset(&all);
-                sigprocmask(SIG_SETMASK, &all, NULL);
-                cleaner_main(uid, gid, home, broker_pid);
-        }
-        return pid;
-}
-
-int kill_uid_processes(uid_t uid, gid_t gid) {
-        int status;
-        pid_t pid = spawn_cleaner(uid, gid, "");
-
-        if (pid < 0)
-                return -errno;
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return -errno;
-        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EBUSY;
+bool task_owns_identity(const struct broker *b, int64_t identity_id) {
+        for (struct task *t = b->tasks; t; t = t->next)
+                if (t->identity_id == identity_id)
+                        return true;
+        return false;
 }
 
 /* ---- starting ----------------------------------------------------------- */
@@ -236,59 +123,6 @@ static int make_home(const struct identity *i) {
         return 0;
 }
 
-/* In the child, between fork and exec: failures are reported to the parent
- * through the close-on-exec pipe as an errno. */
-static _Noreturn void child_main(const struct identity *i, const struct template *t, struct task_spec *spec,
-                                 int report_fd, pid_t broker_pid) {
-        extern char **environ;
-        sigset_t none;
-        int fds[3], err;
-
-        /* If the broker dies before we exec, we must not go on to become
-         * the agent after its successor's orphan sweep has run. */
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != broker_pid)
-                _exit(127);
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        for (int s = 1; s < NSIG; s++)
-                signal(s, SIG_DFL); /* SIG_IGN would survive exec */
-        if (setsid() < 0)
-                goto fail;
-        /* Move the three fds above 2 first so the dup2s cannot clobber one
-         * another, then into place. */
-        for (int k = 0; k < 3; k++)
-                if ((fds[k] = fcntl(spec->fds[k], F_DUPFD_CLOEXEC, 3)) < 0)
-                        goto fail;
-        for (int k = 0; k < 3; k++)
-                if (dup2(fds[k], k) < 0)
-                        goto fail;
-        /* Nothing of the broker's (database, sockets, keys) may leak. */
-        if (syscall(SYS_close_range, 3, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */) < 0) {
-                for (int fd = 3; fd < 65536; fd++)
-                        if (fd != report_fd)
-                                close(fd);
-        }
-        if (setgroups(t->n_groups, t->groups) < 0 || setresgid(i->gid, i->gid, i->gid) < 0 ||
-            setresuid(i->uid, i->uid, i->uid) < 0)
-                goto fail;
-        /* Changing uid cleared the parent-death signal: set it again, so the
-         * task dies with the broker (whose successor ends such tasks anyway)
-         * and never outlives its sweep. */
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != broker_pid)
-                _exit(127);
-        if (spec->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-                goto fail;
-        if (chdir(spec->cwd ? spec->cwd : i->home) < 0)
-                goto fail;
-        umask(0077);
-        environ = spec->envp; /* execvp searches the task's PATH, not ours */
-        execvp(spec->argv[0], spec->argv);
-fail:
-        err = errno;
-        (void) !write(report_fd, &err, sizeof(err));
-        _exit(127);
-}
-
 static void task_unlink(struct broker *b, struct task *t) {
         if (t->prev)
                 t->prev->next = t->next;
@@ -305,18 +139,25 @@ static int record(struct broker *b, const struct caller *c, enum event_type type
         return broker_record_event(b, &e);
 }
 
+/* Identities ending (revoked, expired) end the tasks they run, and their
+ * teardown, not lifecycle.c's, cleans up after them. */
+static void task_set_hooks(struct broker *b) {
+        b->on_identities_ended = task_reconcile;
+        b->identity_has_task = task_owns_identity;
+}
+
 int task_start(struct broker *b, struct conn *conn, const struct identity *i, const struct template *t,
                struct task_spec *spec, char *error, size_t error_size) {
-        _cleanup_close_ int report_r = -1, report_w = -1;
         struct epoll_event ev = { .events = EPOLLIN };
         char command[160];
         size_t o = 0;
         struct task *task;
-        json_t *reply;
-        pid_t pid, broker_pid;
-        int p[2], err = 0, pidfd, r;
-        ssize_t n;
+        int r;
 
+        /* What the runtime cannot enforce is refused before anything runs. */
+        r = runtime_check(&b->runtime, &t->confinement, i->home, error, error_size);
+        if (r < 0)
+                return r;
         for (char **a = spec->argv; *a && o < sizeof(command) - 1; a++)
                 o += (size_t) snprintf(command + o, sizeof(command) - o, "%s%s", a == spec->argv ? "" : " ", *a);
         /* Recorded before it starts: no task runs unrecorded. */
@@ -331,102 +172,72 @@ int task_start(struct broker *b, struct conn *conn, const struct identity *i, co
                 snprintf(error, error_size, "cannot watch the invoker's connection: %s", strerror(-r));
                 return r;
         }
-        /* Identities ending (revoked, expired) end the tasks they run. */
-        b->on_identities_ended = task_reconcile;
+        task_set_hooks(b);
+        task = calloc(1, sizeof(*task));
+        if (!task) {
+                snprintf(error, error_size, "out of memory");
+                return -ENOMEM;
+        }
         r = make_home(i);
         if (r < 0) {
                 snprintf(error, error_size, "cannot create home %s: %s", i->home, strerror(-r));
-                return r;
-        }
-        if (pipe2(p, O_CLOEXEC) < 0) {
-                r = -errno;
-                snprintf(error, error_size, "pipe: %s", strerror(errno));
-                goto fail_home;
-        }
-        report_r = p[0];
-        report_w = p[1];
-
-        broker_pid = getpid();
-        pid = fork();
-        if (pid < 0) {
-                r = -errno;
-                snprintf(error, error_size, "fork: %s", strerror(errno));
-                goto fail_home;
-        }
-        if (pid == 0)
-                child_main(i, t, spec, report_w, broker_pid);
-        close(report_w);
-        report_w = -1;
-        /* Returns 0 bytes once exec closed the pipe: the child is the task. */
-        do
-                n = read(report_r, &err, sizeof(err));
-        while (n < 0 && errno == EINTR);
-        if (n == (ssize_t) sizeof(err)) {
-                while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-                        ;
-                snprintf(error, error_size, "cannot execute %s: %s", spec->argv[0], strerror(err));
-                r = -err;
-                goto fail_home;
-        }
-
-        pidfd = pidfd_open_compat(pid);
-        task = calloc(1, sizeof(*task));
-        if (pidfd < 0 || !task) {
-                /* Cannot watch it: it must not run unwatched. */
-                kill(pid, SIGKILL);
-                while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-                        ;
-                if (pidfd >= 0)
-                        close(pidfd);
                 free(task);
-                snprintf(error, error_size, "cannot track the task");
-                r = -ENOMEM;
-                goto fail_home;
+                return r;
         }
         *task = (struct task) {
                 .leader_watch = { WATCH_TASK },
-                .cleaner_watch = { WATCH_TASK },
+                .start_watch = { WATCH_TASK },
                 .identity_id = i->id,
                 .uid = i->uid,
                 .gid = i->gid,
-                .leader = pid,
-                .leader_pidfd = pidfd,
-                .cleaner_pidfd = -1,
                 .conn = conn,
+                .may_leave_namespace = t->ssh != STEP_DENY,
         };
+        /* In place: a runtime may keep pointers to it. */
+        r = runtime_start(&b->runtime, i, t, spec, &task->rt, error, error_size);
+        if (r < 0) {
+                rmdir(i->home);
+                free(task);
+                return r;
+        }
         snprintf(task->name, sizeof(task->name), "%s", i->name);
         snprintf(task->home, sizeof(task->home), "%s", i->home);
         ev.data.ptr = &task->leader_watch;
-        if (epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, pidfd, &ev) < 0)
-                log_error("watching task %s: %s", i->name, strerror(errno));
+        r = epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, task->rt.pidfd, &ev);
+        ev.data.ptr = &task->start_watch;
+        if (r == 0 && epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, task->rt.status_fd, &ev) < 0) {
+                r = -1;
+                epoll_ctl(b->epoll_fd, EPOLL_CTL_DEL, task->rt.pidfd, NULL);
+        }
+        if (r < 0) {
+                /* Cannot follow it: it must not run unwatched. */
+                r = -errno;
+                (void) runtime_kill(&b->runtime, &task->rt);
+                while (waitid(P_PIDFD, (id_t) task->rt.pidfd, NULL, WEXITED) < 0 && errno == EINTR)
+                        ;
+                runtime_release(&b->runtime, &task->rt);
+                rmdir(i->home);
+                free(task);
+                snprintf(error, error_size, "cannot follow the task: %s", strerror(-r));
+                return r;
+        }
         task->next = b->tasks;
         if (b->tasks)
                 b->tasks->prev = task;
         b->tasks = task;
         b->n_tasks++;
+        /* The connection is the task's from now on; the first reply goes
+         * when the runtime says the command runs (task_on_started). */
         conn_set_task(conn, true);
-
-        reply = json_pack("{s:o, s:i}", "agent", identity_to_json(&b->owners, i, now_usec()), "pid", (int) pid);
-        conn_send_reply(b, conn, reply, NULL, NULL);
-        json_decref(reply);
         return 0;
-
-fail_home:
-        rmdir(i->home);
-        return r;
 }
 
 /* ---- ending ------------------------------------------------------------- */
 
 static void task_free(struct broker *b, struct task *t) {
-        if (t->leader_pidfd >= 0) {
-                epoll_ctl(b->epoll_fd, EPOLL_CTL_DEL, t->leader_pidfd, NULL);
-                close(t->leader_pidfd);
-        }
-        if (t->cleaner_pidfd >= 0) {
-                epoll_ctl(b->epoll_fd, EPOLL_CTL_DEL, t->cleaner_pidfd, NULL);
-                close(t->cleaner_pidfd);
-        }
+        if (t->rt.pidfd >= 0)
+                epoll_ctl(b->epoll_fd, EPOLL_CTL_DEL, t->rt.pidfd, NULL);
+        runtime_release(&b->runtime, &t->rt);
         task_unlink(b, t);
         free(t);
 }
@@ -443,7 +254,7 @@ static void describe_status(const struct task *t, char *buf, size_t size) {
                 snprintf(buf, size, "status 0x%x", (unsigned) t->wait_status);
 }
 
-/* Both the leader is reaped and the cleaner is done: report and forget. */
+/* Every process is gone and the cleaner is done: report and forget. */
 static void task_maybe_finish(struct broker *b, struct task *t) {
         char status[64], detail[256];
         struct identity i = {};
@@ -452,13 +263,13 @@ static void task_maybe_finish(struct broker *b, struct task *t) {
 
         if (!t->leader_reaped || !t->cleaner_done)
                 return;
-        if (t->home[0] && rmdir(t->home) < 0 && errno != ENOENT)
-                log_error("task %s: home %s not removed: %s", t->name, t->home, strerror(errno));
         teardown = monotonic_usec() - t->end_started_usec;
         describe_status(t, status, sizeof(status));
-        snprintf(detail, sizeof(detail), "task %s (%s); processes killed%s; home %s; teardown %" PRIu64 "us",
-                 task_end_to_string(t->end), status, t->cleaner_status & 1 ? " (some survived!)" : "",
-                 t->cleaner_status & 2 ? "NOT fully removed" : "removed", teardown);
+        snprintf(detail, sizeof(detail), "task %s (%s); processes killed%s; home %s%s; teardown %" PRIu64 "us",
+                 task_end_to_string(t->end), status, t->leftovers & LEFTOVER_PROCESSES ? " (some survived!)" : "",
+                 t->leftovers & LEFTOVER_HOME ? "NOT fully removed" : "removed",
+                 t->leftovers & ~(unsigned) (LEFTOVER_PROCESSES | LEFTOVER_HOME) ? "; leftovers: uid quarantined" : "",
+                 teardown);
         if (store_get(b->store, t->identity_id, &i) == 0 && record(b, NULL, EVENT_KILL, &i, detail) < 0)
                 log_error("task %s: could not record its end: %s", t->name, detail);
 
@@ -475,19 +286,52 @@ static void task_maybe_finish(struct broker *b, struct task *t) {
         task_free(b, t);
 }
 
-static void task_begin_end(struct broker *b, struct task *t, enum task_end why, bool identity_already_ended) {
-        struct epoll_event ev = { .events = EPOLLIN };
+static void task_cleaner_done(struct broker *b, void *userdata, unsigned leftovers) {
+        int64_t id = (int64_t) (intptr_t) userdata;
 
+        for (struct task *t = b->tasks; t; t = t->next)
+                if (t->identity_id == id && t->cleaner_started && !t->cleaner_done) {
+                        t->cleaner_done = true;
+                        t->leftovers = leftovers;
+                        task_maybe_finish(b, t);
+                        return;
+                }
+}
+
+/* Every process of the task is gone: clean up what it may have left
+ * outside its namespaces (its home; files and IPC of processes it had
+ * outside them, such as an ssh session of the agent). */
+static void task_start_cleaner(struct broker *b, struct task *t) {
+        struct uid_cleanup job = {
+                .uid = t->uid,
+                .done = task_cleaner_done,
+                .userdata = (void *) (intptr_t) t->identity_id,
+                /* Its private /tmp & co. died with it; the shared ones can
+                 * hold only what it did outside (an ssh session). */
+                .sweep_shared = t->may_leave_namespace,
+        };
+
+        if (t->cleaner_started)
+                return;
+        t->cleaner_started = true;
+        snprintf(job.agent, sizeof(job.agent), "%s", t->name);
+        snprintf(job.home, sizeof(job.home), "%s", t->home);
+        uid_cleanup_start(b, &job, 1);
+}
+
+static void task_begin_end(struct broker *b, struct task *t, enum task_end why, bool identity_already_ended) {
         if (t->end != TASK_END_NONE)
                 return;
         t->end = why;
         t->end_started_usec = monotonic_usec();
 
         if (!identity_already_ended) {
-                char reason[128], status[64];
+                char reason[600], status[64];
                 int64_t id = t->identity_id;
                 describe_status(t, status, sizeof(status));
-                if (why == TASK_END_EXITED)
+                if (why == TASK_END_FAILED)
+                        snprintf(reason, sizeof(reason), "task could not start: %s", t->start_error);
+                else if (why == TASK_END_EXITED)
                         snprintf(reason, sizeof(reason), "task ended: %s", status);
                 else
                         snprintf(reason, sizeof(reason), "task ended: %s", task_end_to_string(why));
@@ -495,27 +339,40 @@ static void task_begin_end(struct broker *b, struct task *t, enum task_end why, 
                 if (broker_end_identities(b, NULL, &id, 1, IDENTITY_REVOKED, reason) < 0)
                         log_error("task %s: could not revoke its identity; it still expires by TTL", t->name);
         }
+        if (t->leader_reaped)
+                task_start_cleaner(b, t);
+        else if (runtime_kill(&b->runtime, &t->rt) < 0)
+                log_error("task %s: cannot kill it: %s", t->name, strerror(errno));
+        /* Its pidfd tells when everything is gone (task_on_pidfd). */
+}
 
-        t->cleaner = spawn_cleaner(t->uid, t->gid, t->home);
-        if (t->cleaner < 0) {
-                log_error("task %s: cannot fork a cleaner: %s; the orphan sweep will kill its processes", t->name,
-                          strerror(errno));
-                t->cleaner_done = true;
-                t->cleaner_status = 3;
-                task_maybe_finish(b, t);
+/* The runtime reported on the start: answer the invoker. */
+static void task_on_started(struct broker *b, struct task *t) {
+        struct identity i;
+        json_t *reply;
+        int r;
+
+        r = runtime_started(&b->runtime, &t->rt, t->start_error, sizeof(t->start_error));
+        if (r == 0)
+                return;
+        epoll_ctl(b->epoll_fd, EPOLL_CTL_DEL, t->rt.status_fd, NULL);
+        t->started = true; /* answered, either way */
+        if (r > 0) {
+                if (t->conn && t->end == TASK_END_NONE && store_get(b->store, t->identity_id, &i) == 0) {
+                        reply = json_pack("{s:o, s:i, s:s}", "agent", identity_to_json(&b->owners, &i, now_usec()), "pid",
+                                          (int) t->rt.pid, "runtime", runtime_name(&b->runtime));
+                        conn_send_reply(b, t->conn, reply, NULL, NULL);
+                        json_decref(reply);
+                }
                 return;
         }
-        t->cleaner_pidfd = pidfd_open_compat(t->cleaner);
-        ev.data.ptr = &t->cleaner_watch;
-        if (t->cleaner_pidfd < 0 || epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, t->cleaner_pidfd, &ev) < 0) {
-                /* Cannot wait asynchronously: wait now (it is quick). */
-                int st;
-                while (waitpid(t->cleaner, &st, 0) < 0 && errno == EINTR)
-                        ;
-                t->cleaner_done = true;
-                t->cleaner_status = WIFEXITED(st) ? WEXITSTATUS(st) : 3;
-                task_maybe_finish(b, t);
+        /* It never ran: the invoker gets the error, not an end. */
+        if (t->conn) {
+                conn_set_task(t->conn, false);
+                conn_send_reply(b, t->conn, NULL, AGENTID_ERROR_TASK_FAILED, t->start_error);
+                t->conn = NULL;
         }
+        task_begin_end(b, t, TASK_END_FAILED, false);
 }
 
 void task_on_pidfd(struct broker *b, void *watch) {
@@ -523,40 +380,29 @@ void task_on_pidfd(struct broker *b, void *watch) {
         int st;
 
         for (t = b->tasks; t; t = t->next)
-                if (watch == &t->leader_watch || watch == &t->cleaner_watch)
+                if (watch == &t->leader_watch || watch == &t->start_watch)
                         break;
         if (!t)
                 return;
-        if (watch == &t->leader_watch) {
-                if (t->leader_reaped || waitpid(t->leader, &st, WNOHANG) <= 0)
-                        return;
-                t->leader_reaped = true;
-                t->wait_status = st;
-                epoll_ctl(b->epoll_fd, EPOLL_CTL_DEL, t->leader_pidfd, NULL);
-                close(t->leader_pidfd);
-                t->leader_pidfd = -1;
-                if (t->end == TASK_END_NONE)
-                        task_begin_end(b, t, TASK_END_EXITED, false);
-                task_maybe_finish(b, t);
-        } else {
-                if (t->cleaner_done || waitpid(t->cleaner, &st, WNOHANG) <= 0)
-                        return;
-                t->cleaner_done = true;
-                t->cleaner_status = WIFEXITED(st) ? WEXITSTATUS(st) : 3;
-                if (t->cleaner_status)
-                        log_error("task %s: cleaner status %d", t->name, t->cleaner_status);
-                task_maybe_finish(b, t);
-        }
+        if (!t->started)
+                task_on_started(b, t);
+        if (watch == &t->start_watch || t->leader_reaped || runtime_collect(&b->runtime, &t->rt, &st) <= 0)
+                return;
+        t->leader_reaped = true;
+        t->wait_status = st;
+        epoll_ctl(b->epoll_fd, EPOLL_CTL_DEL, t->rt.pidfd, NULL);
+        if (t->end == TASK_END_NONE)
+                task_begin_end(b, t, TASK_END_EXITED, false);
+        else
+                task_start_cleaner(b, t);
 }
 
 int task_signal(struct broker *b, struct conn *conn, int signo) {
         for (struct task *t = b->tasks; t; t = t->next)
                 if (t->conn == conn) {
-                        if (t->end != TASK_END_NONE || t->leader_reaped)
+                        if (!t->started || t->end != TASK_END_NONE || t->leader_reaped)
                                 return -ESRCH;
-                        /* The leader leads its own session and process group
-                         * (setsid); the group is what a terminal signals. */
-                        return kill(-t->leader, signo) < 0 ? -errno : 0;
+                        return runtime_signal(&b->runtime, &t->rt, signo);
                 }
         return -ESRCH;
 }
@@ -585,23 +431,42 @@ void task_on_conn_closed(struct broker *b, struct conn *conn, void *userdata) {
 }
 
 void task_stop_all(struct broker *b) {
-        while (b->tasks) {
-                struct task *t = b->tasks;
-                int st;
-
-                task_begin_end(b, t, TASK_END_SHUTDOWN, false);
-                if (!t->cleaner_done && t->cleaner > 0) {
-                        while (waitpid(t->cleaner, &st, 0) < 0 && errno == EINTR)
-                                ;
-                        t->cleaner_done = true;
-                        t->cleaner_status = WIFEXITED(st) ? WEXITSTATUS(st) : 3;
+        if (runtime_tasks_outlive_broker(&b->runtime)) {
+                /* They go on (bounded by RuntimeMaxSec=); the next broker
+                 * follows them again (task_sweep_orphans). */
+                while (b->tasks) {
+                        struct task *t = b->tasks;
+                        runtime_release(&b->runtime, &t->rt);
+                        task_unlink(b, t);
+                        free(t);
                 }
-                if (!t->leader_reaped) {
-                        while (waitpid(t->leader, &st, 0) < 0 && errno == EINTR)
-                                ;
+                uid_cleanup_stop_all(b);
+                return;
+        }
+        /* Kill them all first, then collect: the namespaces die in the
+         * kernel meanwhile. Shutdown is the one place we wait, and only for
+         * the kernel; cleaners are waited for (bounded) by
+         * uid_cleanup_stop_all. */
+        for (struct task *t = b->tasks; t; t = t->next)
+                task_begin_end(b, t, TASK_END_SHUTDOWN, false);
+        for (struct task *t = b->tasks; t; t = t->next) {
+                siginfo_t si = {};
+                int st;
+                if (t->leader_reaped)
+                        continue;
+                while (waitid(P_PIDFD, (id_t) t->rt.pidfd, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR)
+                        ;
+                if (runtime_collect(&b->runtime, &t->rt, &st) > 0) {
                         t->leader_reaped = true;
                         t->wait_status = st;
+                        task_start_cleaner(b, t);
                 }
+        }
+        uid_cleanup_stop_all(b);
+        /* Whatever did not finish (no cleaner could run) is forgotten. */
+        while (b->tasks) {
+                struct task *t = b->tasks;
+                t->leader_reaped = t->cleaner_done = true;
                 task_maybe_finish(b, t);
         }
 }
@@ -615,26 +480,90 @@ static bool uid_has_task(const struct broker *b, uid_t uid) {
         return false;
 }
 
+/* A task a previous broker ran: its namespace died with that broker (the
+ * init's parent-death signal); revoking it queues the cleanup of what its
+ * uid may have left elsewhere (broker_end_identities). */
+/* A task a previous broker started that still runs (systemd): follow it
+ * again. Its watches are added once the event loop is up. */
+static int reattach(struct broker *b, const struct identity *i) {
+        struct task *task = calloc(1, sizeof(*task));
+
+        if (!task)
+                return -ENOMEM;
+        *task = (struct task) {
+                .leader_watch = { WATCH_TASK },
+                .start_watch = { WATCH_TASK },
+                .started = true,
+                .identity_id = i->id,
+                .uid = i->uid,
+                .gid = i->gid,
+                .unwatched = true,
+        };
+        if (runtime_attach(&b->runtime, i, &task->rt) < 0) {
+                free(task);
+                return -ESRCH;
+        }
+        task_set_hooks(b);
+        snprintf(task->name, sizeof(task->name), "%s", i->name);
+        snprintf(task->home, sizeof(task->home), "%s", i->home);
+        task->next = b->tasks;
+        if (b->tasks)
+                b->tasks->prev = task;
+        b->tasks = task;
+        b->n_tasks++;
+        log_info("task %s: still running as %s, followed again", i->name, task->rt.unit);
+        return 0;
+}
+
+void task_on_loop_start(struct broker *b) {
+        struct epoll_event ev = { .events = EPOLLIN };
+
+        /* From the top each time: a task may end (and go) right here. */
+        for (;;) {
+                struct task *t;
+                for (t = b->tasks; t && !t->unwatched; t = t->next)
+                        ;
+                if (!t)
+                        return;
+                t->unwatched = false;
+                ev.data.ptr = &t->leader_watch;
+                if (epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, t->rt.pidfd, &ev) < 0)
+                        log_error("task %s: cannot follow it: %s", t->name, strerror(errno));
+                /* It may have ended before we looked. */
+                task_on_pidfd(b, &t->leader_watch);
+        }
+}
+
+int task_attach(struct broker *b, struct conn *conn, const char *agent, const struct caller *c, json_t **ret) {
+        for (struct task *t = b->tasks; t; t = t->next) {
+                struct identity i;
+                if (!streq(t->name, agent) || t->end != TASK_END_NONE)
+                        continue;
+                if (store_get(b->store, t->identity_id, &i) < 0)
+                        return -ESRCH;
+                if (!caller_is_admin(b, c) && c->uid != i.owner_uid)
+                        return -EPERM;
+                if (t->conn)
+                        return -EBUSY;
+                if (conn_add_close_hook(conn, task_on_conn_closed, NULL) < 0)
+                        return -ENOMEM;
+                t->conn = conn;
+                conn_set_task(conn, true);
+                *ret = json_pack("{s:o, s:b, s:s}", "agent", identity_to_json(&b->owners, &i, now_usec()), "attached", 1,
+                                 "runtime", runtime_name(&b->runtime));
+                return 0;
+        }
+        return -ESRCH;
+}
+
 static int revoke_stale_task(void *userdata, const struct identity *i) {
         struct broker *b = userdata;
         int64_t id = i->id;
-        int dfd;
 
-        if (broker_end_identities(b, NULL, &id, 1, IDENTITY_REVOKED, "its task's broker stopped") < 0)
+        if (runtime_tasks_outlive_broker(&b->runtime) && reattach(b, i) == 0)
                 return 0;
-        (void) kill_uid_processes(i->uid, i->gid);
-        /* Empty the home as the agent, then remove it. */
-        dfd = open(i->home, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (dfd >= 0) {
-                pid_t pid = fork();
-                if (pid == 0)
-                        _exit(become(i->uid, i->gid) == 0 && remove_contents(dfd) == 0 ? 0 : 1);
-                close(dfd);
-                if (pid > 0)
-                        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-                                ;
-                rmdir(i->home);
-        }
+
+        (void) broker_end_identities(b, NULL, &id, 1, IDENTITY_REVOKED, "its task's broker stopped");
         return 0;
 }
 
@@ -676,13 +605,16 @@ void task_sweep_orphans(struct broker *b, bool at_start) {
         for (size_t k = 0; k < ctx.n; k++) {
                 uid_t uid = ctx.found[k];
                 char detail[96];
-                int r = kill_uid_processes(uid, uid);
+                /* One pass from here, as root, right away; a cleaner
+                 * finishes the job (and quarantines the uid if it cannot). */
+                int r = uid_kill_pass(uid);
                 struct event e = event_for(EVENT_KILL, NULL, NULL, detail);
+                struct uid_cleanup job = { .uid = uid, .sweep_shared = true };
 
                 e.uid = uid;
-                snprintf(detail, sizeof(detail), "orphan processes (no live identity) %s",
-                         r == 0 ? "killed" : "could not all be killed");
+                snprintf(detail, sizeof(detail), "orphan processes (no live identity): %d killed", r < 0 ? 0 : r);
                 log_warning("uid %u: %s", (unsigned) uid, detail);
                 (void) broker_record_event(b, &e);
+                uid_cleanup_start(b, &job, 1);
         }
 }

@@ -36,6 +36,7 @@ void template_default(struct template *t) {
         strcpy(t->home, DEFAULT_HOME);
         strcpy(t->shell, DEFAULT_SHELL);
         strcpy(t->source, "built-in");
+        confinement_default(&t->confinement);
 }
 
 const char *step_rule_to_string(enum step_rule r) {
@@ -218,6 +219,8 @@ static int on_key(void *userdata, const char *section, const char *key, const ch
                         snprintf(why, why_size, "shell must be an absolute path");
                         return -EINVAL;
                 }
+        } else if (confinement_key_is_known(key)) {
+                return confinement_parse(&t->confinement, key, value, why, why_size);
         } else {
                 snprintf(why, why_size, "unknown key \"%.64s\"", key);
                 return -EINVAL;

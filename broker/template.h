@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "agentid/limits.h"
+#include "confinement.h"
 #include "principals.h"
 
 enum step_rule {
@@ -43,6 +44,8 @@ struct template {
          * and how many live children one agent may have. */
         unsigned max_depth, max_children;
         enum lifetime lifetime;
+        /* What its tasks may see and use (ProtectSystem= & co.). */
+        struct confinement confinement;
 };
 
 struct template_set {

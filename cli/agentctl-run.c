@@ -30,6 +30,8 @@
 #define EXIT_CANNOT_EXECUTE 126
 #define EXIT_NOT_FOUND 127
 #define START_TIMEOUT_MS 30000
+/* How long agentctl waits for a restarting broker (systemd runtime). */
+#define RECONNECT_MS 30000
 
 /* Signals agentctl passes on to the task, as a shell's child would get them. */
 static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
@@ -123,6 +125,43 @@ static int parse_args(int argc, char **argv, json_t *params, bool *verbose) {
         return 0;
 }
 
+/* The broker went away while the task runs under systemd (a restart):
+ * the task goes on, so connect again and take it back. 0 with *fd and the
+ * reader replaced, or -errno when it cannot be had within RECONNECT_MS. */
+static int reattach(const char *path, const char *agent, int *fd, struct agentid_reader *rd) {
+        int64_t waited = 0;
+
+        for (; waited < RECONNECT_MS; waited += 100) {
+                json_t *params = json_pack("{s:s}", "agent", agent), *reply = NULL;
+                char *error = NULL;
+                int nfd = agentid_connect(path, 1000), r;
+
+                if (nfd < 0) {
+                        json_decref(params);
+                        usleep(100 * 1000);
+                        continue;
+                }
+                r = agentid_call(nfd, AGENTID_METHOD_RUN_ATTACH, params, 5000, &reply, &error);
+                json_decref(params);
+                json_decref(reply);
+                if (r == 0 && !error) {
+                        close(*fd);
+                        agentid_reader_done(rd);
+                        *fd = nfd;
+                        *rd = (struct agentid_reader) { .fd = nfd };
+                        return 0;
+                }
+                close(nfd);
+                if (error) {
+                        fprintf(stderr, "agentctl: the broker came back but has no task of %s (%s)\n", agent, error);
+                        free(error);
+                        return -ESRCH;
+                }
+                usleep(100 * 1000);
+        }
+        return -ETIMEDOUT;
+}
+
 static int exit_code_for(json_t *end) {
         json_t *status = json_object_get(end, "exit_status"), *sig = json_object_get(end, "signal");
 
@@ -141,7 +180,8 @@ int agentctl_run(int argc, char **argv, const char *socket_path) {
         _cleanup_close_ int fd = -1, sfd = -1;
         const char *name = NULL, *path = agentid_socket_path(socket_path);
         char agent[4 * AGENTID_NAME_MAX + 1] = "?";
-        bool verbose = false;
+        char agent_name[AGENTID_NAME_MAX + 1] = ""; /* as sent: for RunAttach */
+        bool verbose = false, outlives_broker = false;
         sigset_t mask;
         int r, ret = EXIT_AGENTCTL_FAILED;
 
@@ -179,8 +219,15 @@ int agentctl_run(int argc, char **argv, const char *socket_path) {
                         ret = msg && strstr(msg, "No such file") ? EXIT_NOT_FOUND : EXIT_CANNOT_EXECUTE;
                 goto out;
         }
-        if (json_get_string(json_object_get(reply, "agent"), "name", &name) == 0)
+        if (json_get_string(json_object_get(reply, "agent"), "name", &name) == 0) {
                 snprintf(agent, sizeof(agent), "%s", agentctl_text(name));
+                snprintf(agent_name, sizeof(agent_name), "%s", name);
+        }
+        {
+                const char *rt = NULL;
+                /* Under systemd the task survives a broker restart. */
+                outlives_broker = json_get_string(reply, "runtime", &rt) == 0 && streq(rt, "systemd");
+        }
         if (verbose)
                 fprintf(stderr, "agentctl: running as %s (pid %lld)\n", agent,
                         (long long) json_integer_value(json_object_get(reply, "pid")));
@@ -211,6 +258,14 @@ int agentctl_run(int argc, char **argv, const char *socket_path) {
                 free(error);
                 error = NULL;
                 r = agentid_read_reply(&rd, 5000, &reply, &error);
+                if (r == -ECONNRESET && outlives_broker) {
+                        if (verbose)
+                                fprintf(stderr, "agentctl: the broker went away; the task goes on, reconnecting\n");
+                        if (reattach(path, agent_name, &fd, &rd) == 0) {
+                                rd.fd = fd;
+                                continue;
+                        }
+                }
                 if (r < 0 || error) {
                         fprintf(stderr, "agentctl: lost the task's broker connection (%s); the task is ended\n",
                                 r < 0 ? strerror(-r) : agentctl_text(error));

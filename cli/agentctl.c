@@ -358,6 +358,13 @@ static int cmd_status(int argc, char **argv) {
                 printf("live agents:   %" PRIu64 "\n", num(reply, "live_agents"));
                 printf("uid range:     %" PRIu64 "-%" PRIu64 "\n", num(reply, "uid_min"), num(reply, "uid_max"));
                 printf("journald:      %s\n", json_is_true(json_object_get(reply, "journal")) ? "yes" : "no");
+                if (json_object_get(reply, "runtime")) {
+                        json_t *cg = json_object_get(reply, "runtime_cgroup_controllers"), *v;
+                        size_t j;
+                        printf("task runtime:  %s (cgroup v1 controllers:", str(reply, "runtime"));
+                        json_array_foreach(cg, j, v) printf(" %s", json_string_value(v));
+                        printf("%s)\n", json_array_size(cg) ? "" : " none");
+                }
                 printf("templates:\n");
                 templates = json_object_get(reply, "templates");
                 json_array_foreach(templates, k, t)

@@ -24,6 +24,7 @@
 #define AGENTID_METHOD_STATUS "io.agentid.Status"
 #define AGENTID_METHOD_RUN "io.agentid.Run"
 #define AGENTID_METHOD_SIGNAL "io.agentid.Signal"
+#define AGENTID_METHOD_RUN_ATTACH "io.agentid.RunAttach"
 /* Credentials (docs/tokens.md) */
 #define AGENTID_METHOD_ISSUE_TOKEN "io.agentid.IssueToken"
 #define AGENTID_METHOD_VERIFY_TOKEN "io.agentid.VerifyToken"

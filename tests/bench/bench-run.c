@@ -6,7 +6,11 @@
  *     fork/exec, exit, revoke, kill, home removal, reply), and the broker's
  *     own leader-exit -> everything-gone time (teardown_usec in the reply);
  *  2. M tasks "sleep 100" with a 1s TTL, concurrently: time from each TTL
- *     deadline to the reply saying all processes are gone.
+ *     deadline to the reply saying all processes are gone;
+ *  3. throughput of 8 concurrent loops of 25 tasks;
+ *  4. the baselines, measured here the same way (fork, exec, wait): plain
+ *     `runuser -u nobody -- true`, and where PID 1 is systemd the anchor
+ *     `systemd-run --wait --pipe -p DynamicUser=yes true`.
  *
  *   bench-run SOCKET [N] [M]
  * Prints one line per figure: name, p50, p99, max, target. */
@@ -17,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -27,6 +33,8 @@ static uint64_t realtime_usec(void) {
         clock_gettime(CLOCK_REALTIME, &ts);
         return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
+
+static char runtime_name[32] = "?";
 
 static int cmp_u64(const void *a, const void *b) {
         uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
@@ -65,6 +73,11 @@ static int start_task(const char *sock, const char *ttl, const char *const *argv
                 exit(1);
         }
         json_get_uint(json_object_get(reply, "agent"), "expires_usec", UINT64_MAX, ret_expires);
+        {
+                const char *rt = NULL;
+                if (json_get_string(reply, "runtime", &rt) == 0)
+                        snprintf(runtime_name, sizeof(runtime_name), "%s", rt);
+        }
         json_decref(reply);
         return fd;
 }
@@ -113,6 +126,63 @@ static void wait_all(struct agentid_reader *rds, size_t m, const uint64_t *expir
         free(p);
 }
 
+/* Wall time of one fork+exec+wait of argv, output to /dev/null; 0 if it
+ * could not run or failed. */
+static uint64_t time_command(const char *const *argv, int devnull) {
+        uint64_t t0 = realtime_usec();
+        int st;
+        pid_t pid = fork();
+
+        if (pid == 0) {
+                dup2(devnull, 0);
+                dup2(devnull, 1);
+                dup2(devnull, 2);
+                execvp(argv[0], (char *const *) argv);
+                _exit(127);
+        }
+        if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+                return 0;
+        return realtime_usec() - t0;
+}
+
+static void baseline(const char *name, const char *const *argv, size_t n, int devnull) {
+        uint64_t *v = calloc(n, sizeof(uint64_t));
+
+        for (size_t k = 0; k < n; k++)
+                if (!(v[k] = time_command(argv, devnull))) {
+                        printf("%-44s (not available here)\n", name);
+                        free(v);
+                        return;
+                }
+        report(name, v, n, "baseline");
+        free(v);
+}
+
+/* 8 processes, each running 25 tasks in a row: tasks per second. */
+static void concurrent_loops(const char *sock, int devnull) {
+        static const char *const true_argv[] = { "true", NULL };
+        const int loops = 8, runs = 25;
+        uint64_t t0 = realtime_usec();
+        int failed = 0, st;
+
+        for (int l = 0; l < loops; l++)
+                if (fork() == 0) {
+                        for (int k = 0; k < runs; k++) {
+                                struct agentid_reader rd;
+                                uint64_t exp;
+                                start_task(sock, "1m", true_argv, devnull, &rd, &exp);
+                                finish_task(&rd, NULL);
+                        }
+                        _exit(0);
+                }
+        for (int l = 0; l < loops; l++)
+                if (wait(&st) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+                        failed++;
+        printf("%-44s %d tasks in %.3f s: %.0f tasks/s%s\n", "8 concurrent loops of 25 tasks", loops * runs,
+               (realtime_usec() - t0) / 1e6, loops * runs / ((realtime_usec() - t0) / 1e6),
+               failed ? " (some loops FAILED)" : "");
+}
+
 int main(int argc, char **argv) {
         static const char *const true_argv[] = { "true", NULL }, *const sleep_argv[] = { "sleep", "100", NULL };
         size_t n = argc > 2 ? strtoul(argv[2], NULL, 10) : 200, m = argc > 3 ? strtoul(argv[3], NULL, 10) : 32;
@@ -142,9 +212,22 @@ int main(int argc, char **argv) {
                 }
                 wait_all(rds, m, expires, staggered ? expiry_staggered : expiry);
         }
+        printf("task runtime: %s\n", runtime_name);
         report("agentctl-run-style task of `true`, end to end", e2e, n, "-");
         report("leader exit -> processes, identity, home gone", teardown, n, "<= 10 ms p99");
         report("TTL deadline -> processes gone, one at a time", expiry_staggered, m, "<= 10 ms p99");
         report("TTL deadline -> processes gone, all at once", expiry, m, "-");
+        concurrent_loops(argv[1], devnull);
+        {
+                static const char *const runuser_argv[] = { "runuser", "-u", "nobody", "--", "true", NULL };
+                static const char *const systemd_run_argv[] = { "systemd-run", "--quiet", "--wait", "--pipe", "-p",
+                                                          "DynamicUser=yes", "true", NULL };
+                struct stat st;
+                baseline("baseline: runuser -u nobody -- true", runuser_argv, n, devnull);
+                if (stat("/run/systemd/system", &st) == 0)
+                        baseline("anchor: systemd-run --wait --pipe DynamicUser", systemd_run_argv, n, devnull);
+                else
+                        printf("%-44s (PID 1 is not systemd here)\n", "anchor: systemd-run --wait --pipe DynamicUser");
+        }
         return 0;
 }

@@ -83,6 +83,10 @@ for round in $(seq 1 "$ROUNDS"); do
         # Tasks of the killed broker are ended at restart: none is live.
         assert_eq "$(sqlite3 "$db" "SELECT count(*) FROM identities i WHERE state = 'live' AND EXISTS
                 (SELECT 1 FROM events e WHERE e.agent = i.name AND e.event = 'run')")" 0 "round $round: live task identities"
+        # The namespaces of the killed broker's tasks die in the kernel, and
+        # the new broker kills other orphans without waiting for them: give
+        # both a moment (bounded) before counting.
+        for _ in $(seq 1 40); do [[ $(orphan_processes) == 0 ]] && break; sleep 0.05; done
         if [[ $(orphan_processes) != 0 ]]; then
                 ps -eo pid,ppid,uid,stat,etimes,args | awk -v lo="$UID_MIN" -v hi="$UID_MAX" '$3 >= lo && $3 <= hi'
         fi

@@ -120,9 +120,9 @@ assert_eq "$rc" 125 "exit for a denied run"
 assert_contains "$(cat "$TEST_DIR/err")" "io.agentid.PermissionDenied"
 assert_eq "$(count_identities)" "$before" "identities after a denied run"
 
-# Broker crash mid-task: the task's leader dies with the broker (parent-
-# death signal); what it left running is killed by the next broker's orphan
-# sweep; the identity is revoked and the home is gone.
+# Broker crash mid-task: the task's PID namespace dies with the broker (its
+# init's parent-death signal), every process of it at once; the next broker
+# revokes the identity and removes the home.
 "$AGENTCTL" run -- sh -c 'echo "$AGENTID_NAME $HOME"; sleep 100 & exec sleep 100' >"$TEST_DIR/c.out" 2>/dev/null &
 runner=$!
 for _ in $(seq 1 100); do [[ -s $TEST_DIR/c.out ]] && break; sleep 0.05; done
@@ -132,11 +132,11 @@ kill -KILL "$BROKER_PID"
 wait "$BROKER_PID" 2>/dev/null || true
 BROKER_PID=
 wait "$runner" 2>/dev/null || true
-for _ in $(seq 1 40); do [[ $(live_procs_of "$uid") == 1 ]] && break; sleep 0.05; done
-assert_eq "$(live_procs_of "$uid")" 1 "task processes while the broker is down (the leader died with it)"
+for _ in $(seq 1 40); do [[ $(live_procs_of "$uid") == 0 ]] && break; sleep 0.05; done
+assert_eq "$(live_procs_of "$uid")" 0 "task processes while the broker is down (the namespace died with it)"
 start_broker
-assert_eq "$(live_procs_of "$uid")" 0 "processes of a crashed broker's task after restart"
 assert_eq "$("$AGENTCTL" --json show "$name" | jq -r .state)" revoked
+for _ in $(seq 1 40); do [[ ! -e $home ]] && break; sleep 0.05; done
 [[ ! -e $home ]] || fail "home of a crashed broker's task left behind"
 
 # Every task's start and end are in the event table.

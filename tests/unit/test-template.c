@@ -186,6 +186,68 @@ static void test_set_default_when_empty(void **state) {
         template_set_free(&set);
 }
 
+static void test_confinement_defaults_and_keys(void **state) {
+        struct template t;
+        char error[512];
+        (void) state;
+
+        assert_int_equal(parse("[template]\nname = plain\n", &t, error, sizeof(error)), 0);
+        assert_int_equal(t.confinement.protect_system, PROTECT_SYSTEM_STRICT);
+        assert_int_equal(t.confinement.tasks_max, 512);
+        assert_true(t.confinement.memory_max == CONFINEMENT_UNLIMITED);
+
+        assert_int_equal(parse("[template]\n"
+                               "name = web\n"
+                               "ProtectSystem = full\n"
+                               "ProtectHome = read-only\n"
+                               "ReadWritePaths = /etc/nginx -/srv/maybe\n"
+                               "ReadWritePaths = /var/www\n"
+                               "ReadOnlyPaths = /opt\n"
+                               "InaccessiblePaths = /root\n"
+                               "PrivateNetwork = yes\n"
+                               "TasksMax = infinity\n"
+                               "MemoryMax = 512M\n"
+                               "CPUQuota = 150%\n"
+                               "LimitNOFILE = 1024:4096\n",
+                               &t, error, sizeof(error)),
+                         0);
+        assert_int_equal(t.confinement.protect_system, PROTECT_SYSTEM_FULL);
+        assert_int_equal(t.confinement.protect_home, PROTECT_HOME_READ_ONLY);
+        assert_int_equal(t.confinement.read_write.n, 3);
+        assert_string_equal(t.confinement.read_write.items[1].path, "/srv/maybe");
+        assert_true(t.confinement.read_write.items[1].optional);
+        assert_true(t.confinement.private_network);
+        assert_true(t.confinement.tasks_max == CONFINEMENT_UNLIMITED);
+        assert_int_equal(t.confinement.memory_max, UINT64_C(512) << 20);
+        assert_int_equal(t.confinement.cpu_quota_percent, 150);
+        assert_int_equal(t.confinement.limit_nofile_soft, 1024);
+        assert_int_equal(t.confinement.limit_nofile_hard, 4096);
+
+        /* An empty assignment resets a path list, as in systemd. */
+        assert_int_equal(parse("[template]\nname = r\nReadOnlyPaths = /a /b\nReadOnlyPaths =\n", &t, error,
+                               sizeof(error)),
+                         0);
+        assert_int_equal(t.confinement.read_only.n, 0);
+}
+
+static void test_confinement_invalid_is_refused_with_line(void **state) {
+        static const char *const bad[] = {
+                "ProtectSystem = sometimes", "ProtectHome = maybe", "ReadWritePaths = relative/path",
+                "ReadWritePaths = /a/../etc", "InaccessiblePaths = +/x", "PrivateNetwork = perhaps",
+                "TasksMax = 0", "TasksMax = 10%", "MemoryMax = lots", "MemoryMax = 1X", "CPUQuota = 50",
+                "CPUQuota = 0%", "LimitNOFILE = 10:5", "LimitNOFILE = -1", "MemoryLimit = 1G", "protectsystem = yes",
+        };
+        struct template t;
+        char text[256], error[512];
+        (void) state;
+
+        for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+                snprintf(text, sizeof(text), "[template]\nname = bad\n%s\n", bad[k]);
+                assert_int_not_equal(parse(text, &t, error, sizeof(error)), 0);
+                assert_non_null(strstr(error, "t.conf:3:"));
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_full_template, setup, teardown),
@@ -193,6 +255,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_errors_have_file_and_line, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_set_skips_invalid_and_duplicates, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_set_default_when_empty, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_confinement_defaults_and_keys, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_confinement_invalid_is_refused_with_line, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

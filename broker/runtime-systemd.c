@@ -1,0 +1,476 @@
+/* SPDX-License-Identifier: MIT */
+/* The systemd runtime: a task is a transient service unit.
+ *
+ * StartTransientUnit("agentid-task-<agent>.service"), as systemd-run --pipe
+ * does: the invoker's stdin, stdout and stderr passed as descriptors, the
+ * command with its path resolved in the task's PATH, numeric User=/Group=
+ * and SupplementaryGroups=, WorkingDirectory=, Environment=, PrivateTmp=,
+ * PrivateIPC=, RemoveIPC=, KillMode=control-group with SIGKILL (what is left
+ * when the command exits dies with it), RuntimeMaxSec= from the TTL (systemd
+ * ends the task even with the broker down), NoNewPrivileges= unless the
+ * template allows sudo, and the template's confinement keys as the unit
+ * properties of the same name. AddRef= keeps the unit loaded until the
+ * broker has read how it ended.
+ *
+ * The broker follows the unit through PropertiesChanged signals; when it
+ * is inactive or failed every process of its cgroup is gone, and its
+ * ExecMainCode/ExecMainStatus say how the command ended. To task.c a unit
+ * looks like a direct task: two eventfds stand in for the init's pidfd
+ * and report pipe. */
+#include "runtime.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <systemd/sd-bus.h>
+#include <unistd.h>
+
+#include "agentid/identity.h"
+#include "duration.h"
+#include "log.h"
+#include "macro.h"
+#include "runtime-internal.h"
+#include "task.h"
+#include "template.h"
+
+#define SYSTEMD_DEST "org.freedesktop.systemd1"
+#define SYSTEMD_PATH "/org/freedesktop/systemd1"
+#define SYSTEMD_MANAGER "org.freedesktop.systemd1.Manager"
+#define BUS_TIMEOUT_USEC (5 * 1000000ULL)
+
+static bool controller_listed(const char *list, const char *name) {
+        char buf[512], *save = NULL;
+
+        snprintf(buf, sizeof(buf), "%s", list);
+        for (char *w = strtok_r(buf, " \n", &save); w; w = strtok_r(NULL, " \n", &save))
+                if (streq(w, name))
+                        return true;
+        return false;
+}
+
+int systemd_init(struct runtime *rt, char *why, size_t why_size) {
+        sd_bus_error err = SD_BUS_ERROR_NULL;
+        char controllers[512] = "";
+        FILE *f;
+        int r;
+
+        r = sd_bus_open_system(&rt->bus);
+        if (r < 0) {
+                snprintf(why, why_size, "cannot connect to the system bus: %s", strerror(-r));
+                return r;
+        }
+        /* Unit signals go only to subscribed clients. */
+        r = sd_bus_call_method(rt->bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "Subscribe", &err, NULL, NULL);
+        if (r < 0) {
+                snprintf(why, why_size, "systemd does not answer on the system bus: %s",
+                         err.message ? err.message : strerror(-r));
+                sd_bus_error_free(&err);
+                sd_bus_flush_close_unref(rt->bus);
+                rt->bus = NULL;
+                return r;
+        }
+        /* Which limits systemd can really enforce: a unified hierarchy's
+         * root lists the controllers it has. */
+        f = fopen("/sys/fs/cgroup/cgroup.controllers", "re");
+        if (f) {
+                if (!fgets(controllers, sizeof(controllers), f))
+                        controllers[0] = '\0';
+                fclose(f);
+        }
+        rt->systemd_memory = controller_listed(controllers, "memory");
+        rt->systemd_cpu = controller_listed(controllers, "cpu");
+        rt->systemd_pids = controller_listed(controllers, "pids");
+        return 0;
+}
+
+void systemd_done(struct runtime *rt) {
+        if (rt->bus)
+                sd_bus_flush_close_unref(rt->bus);
+        rt->bus = NULL;
+}
+
+void systemd_process(struct runtime *rt) {
+        while (rt->bus && sd_bus_process(rt->bus, NULL) > 0)
+                ;
+}
+
+int systemd_check(const struct runtime *rt, const struct confinement *c, const char *home, char *why,
+                  size_t why_size) {
+        (void) home;
+        if (c->memory_max != CONFINEMENT_UNLIMITED && !rt->systemd_memory) {
+                snprintf(why, why_size,
+                         "MemoryMax= cannot be enforced by the systemd runtime here: systemd has no memory controller "
+                         "(cgroup v2 root lists none)");
+                return -EOPNOTSUPP;
+        }
+        if (c->cpu_quota_percent && !rt->systemd_cpu) {
+                snprintf(why, why_size,
+                         "CPUQuota= cannot be enforced by the systemd runtime here: systemd has no cpu controller");
+                return -EOPNOTSUPP;
+        }
+        return 0; /* TasksMax=: LimitNPROC= as well, which needs no controller */
+}
+
+/* The command as execvp would find it in the task's PATH. */
+static int resolve_command(const char *cmd, char **envp, char *ret, size_t size) {
+        const char *path = NULL;
+        char buf[4096], *save = NULL;
+
+        if (strchr(cmd, '/')) {
+                snprintf(ret, size, "%s", cmd);
+                return access(ret, X_OK) < 0 ? -errno : 0;
+        }
+        for (char **e = envp; e && *e; e++)
+                if (strncmp(*e, "PATH=", 5) == 0)
+                        path = *e + 5;
+        snprintf(buf, sizeof(buf), "%s", path ? path : "/usr/bin:/bin");
+        for (char *d = strtok_r(buf, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+                struct stat st;
+                snprintf(ret, size, "%s/%s", d, cmd);
+                if (stat(ret, &st) == 0 && S_ISREG(st.st_mode) && access(ret, X_OK) == 0)
+                        return 0;
+        }
+        return -ENOENT;
+}
+
+/* Append ("Name", "as" of the list's paths) */
+static int append_paths(sd_bus_message *m, const char *name, const struct confinement_paths *list,
+                        const char *extra) {
+        int r;
+
+        r = sd_bus_message_open_container(m, 'r', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", name);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'v', "as");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "s");
+        if (r >= 0 && extra)
+                r = sd_bus_message_append(m, "s", extra);
+        for (size_t k = 0; r >= 0 && k < list->n; k++) {
+                char p[AGENTID_PATH_MAX + 2];
+                snprintf(p, sizeof(p), "%s%s", list->items[k].optional ? "-" : "", list->items[k].path);
+                r = sd_bus_message_append(m, "s", p);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        return r;
+}
+
+static int append_strv_property(sd_bus_message *m, const char *name, char **v) {
+        int r = sd_bus_message_open_container(m, 'r', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", name);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'v', "as");
+        if (r >= 0)
+                r = sd_bus_message_append_strv(m, v);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        return r;
+}
+
+static int append_exec(sd_bus_message *m, const char *path, char **argv) {
+        int r = sd_bus_message_open_container(m, 'r', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", "ExecStart");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'v', "a(sasb)");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "(sasb)");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'r', "sasb");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", path);
+        if (r >= 0)
+                r = sd_bus_message_append_strv(m, argv);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "b", 0);
+        for (int k = 0; r >= 0 && k < 4; k++)
+                r = sd_bus_message_close_container(m);
+        return r;
+}
+
+/* The unit is inactive or failed: note how its command ended, wake task.c,
+ * and let systemd unload the unit. */
+static void unit_gone(struct runtime_task *task) {
+        sd_bus_error err = SD_BUS_ERROR_NULL;
+        char path[512];
+        _cleanup_free_ char *p = NULL;
+        int32_t code = 0, status = 0;
+        uint64_t one = 1;
+
+        if (task->gone)
+                return;
+        if (sd_bus_path_encode(SYSTEMD_PATH "/unit", task->unit, &p) < 0)
+                return;
+        snprintf(path, sizeof(path), "%s", p);
+        (void) sd_bus_get_property_trivial(task->rt->bus, SYSTEMD_DEST, path, "org.freedesktop.systemd1.Service",
+                                           "ExecMainCode", &err, 'i', &code);
+        sd_bus_error_free(&err);
+        (void) sd_bus_get_property_trivial(task->rt->bus, SYSTEMD_DEST, path, "org.freedesktop.systemd1.Service",
+                                           "ExecMainStatus", &err, 'i', &status);
+        sd_bus_error_free(&err);
+        task->gone = true;
+        task->has_status = true;
+        task->wait_status = code == CLD_EXITED ? W_EXITCODE(status & 0xff, 0) : (status & 0x7f);
+        (void) sd_bus_call_method(task->rt->bus, SYSTEMD_DEST, path, "org.freedesktop.systemd1.Unit", "Unref", &err,
+                                  NULL, NULL);
+        sd_bus_error_free(&err);
+        (void) !write(task->pidfd, &one, sizeof(one));
+}
+
+static void check_unit(struct runtime_task *task) {
+        sd_bus_error err = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *path = NULL, *state = NULL;
+
+        if (task->gone || sd_bus_path_encode(SYSTEMD_PATH "/unit", task->unit, &path) < 0)
+                return;
+        if (sd_bus_get_property_string(task->rt->bus, SYSTEMD_DEST, path, "org.freedesktop.systemd1.Unit",
+                                       "ActiveState", &err, &state) < 0) {
+                sd_bus_error_free(&err);
+                return;
+        }
+        if (streq(state, "inactive") || streq(state, "failed"))
+                unit_gone(task);
+}
+
+static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        (void) m;
+        (void) ret_error;
+        check_unit(userdata);
+        return 0;
+}
+
+int systemd_start(struct runtime *rt, const struct identity *i, const struct template *t, struct task_spec *spec,
+                  struct runtime_task *task, char *error, size_t error_size) {
+        const struct confinement *c = &t->confinement;
+        sd_bus_error err = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *path = NULL;
+        sd_bus_message *m = NULL, *reply = NULL;
+        char exe[4096], user[16], group[16], desc[256];
+        char *groups[AGENTID_TEMPLATE_GROUPS_MAX + 1] = {}, gbuf[AGENTID_TEMPLATE_GROUPS_MAX][16];
+        uint64_t now = now_usec(), runtime_max;
+        uint64_t one = 1;
+        int r;
+
+        *task = (struct runtime_task) { .pid = 0, .pidfd = -1, .status_fd = -1, .rt = rt };
+        r = systemd_check(rt, c, i->home, error, error_size);
+        if (r < 0)
+                return r;
+        snprintf(task->argv0, sizeof(task->argv0), "%s", spec->argv[0]);
+        r = resolve_command(spec->argv[0], spec->envp, exe, sizeof(exe));
+        if (r < 0) {
+                snprintf(error, error_size, "cannot execute %s: %s", spec->argv[0], strerror(-r));
+                return r;
+        }
+        snprintf(task->unit, sizeof(task->unit), "agentid-task-%s.service", i->name);
+        snprintf(user, sizeof(user), "%u", (unsigned) i->uid);
+        snprintf(group, sizeof(group), "%u", (unsigned) i->gid);
+        for (size_t k = 0; k < t->n_groups; k++) {
+                snprintf(gbuf[k], sizeof(gbuf[k]), "%u", (unsigned) t->groups[k]);
+                groups[k] = gbuf[k];
+        }
+        snprintf(desc, sizeof(desc), "agentid task of %s", i->name);
+        runtime_max = i->expires_usec > now ? i->expires_usec - now : 1;
+
+        task->pidfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        task->status_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (task->pidfd < 0 || task->status_fd < 0) {
+                r = -errno;
+                snprintf(error, error_size, "eventfd: %s", strerror(errno));
+                goto out;
+        }
+        /* Follow it before it exists, so no end is missed. */
+        r = sd_bus_path_encode(SYSTEMD_PATH "/unit", task->unit, &path);
+        if (r >= 0)
+                r = sd_bus_match_signal(rt->bus, &task->slot, SYSTEMD_DEST, path, "org.freedesktop.DBus.Properties",
+                                        "PropertiesChanged", on_properties_changed, task);
+        if (r < 0) {
+                snprintf(error, error_size, "cannot follow unit %s: %s", task->unit, strerror(-r));
+                goto out;
+        }
+
+        r = sd_bus_message_new_method_call(rt->bus, &m, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
+                                           "StartTransientUnit");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "ss", task->unit, "fail");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "(sv)");
+        if (r >= 0)
+                r = sd_bus_message_append(
+                        m, "(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)", "Description", "s", desc,
+                        "Type", "s", "exec", "AddRef", "b", 1, "CollectMode", "s", "inactive-or-failed", "User", "s",
+                        user, "Group", "s", group, "WorkingDirectory", "s", spec->cwd ? spec->cwd : i->home,
+                        "StandardInputFileDescriptor", "h", spec->fds[0], "StandardOutputFileDescriptor", "h",
+                        spec->fds[1], "StandardErrorFileDescriptor", "h", spec->fds[2], "PrivateTmp", "b", 1,
+                        "PrivateIPC", "b", 1, "RemoveIPC", "b", 1, "KillMode", "s", "control-group", "KillSignal", "i",
+                        SIGKILL, "RuntimeMaxUSec", "t", runtime_max);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "(sv)(sv)(sv)(sv)(sv)", "NoNewPrivileges", "b", spec->no_new_privs,
+                                          "ProtectSystem", "s", protect_system_to_string(c->protect_system),
+                                          "ProtectHome", "s", protect_home_to_string(c->protect_home),
+                                          "PrivateNetwork", "b", c->private_network, "UMask", "u", 0077);
+        if (r >= 0 && c->tasks_max != CONFINEMENT_UNLIMITED)
+                /* The uid is the task's alone: NPROC counts the task even
+                 * where systemd has no pids controller. */
+                r = sd_bus_message_append(m, "(sv)(sv)(sv)", "TasksMax", "t", c->tasks_max, "LimitNPROC", "t",
+                                          c->tasks_max, "LimitNPROCSoft", "t", c->tasks_max);
+        if (r >= 0 && c->memory_max != CONFINEMENT_UNLIMITED)
+                r = sd_bus_message_append(m, "(sv)", "MemoryMax", "t", c->memory_max);
+        if (r >= 0 && c->cpu_quota_percent)
+                r = sd_bus_message_append(m, "(sv)", "CPUQuotaPerSecUSec", "t", c->cpu_quota_percent * 10000);
+        if (r >= 0 && c->limit_nofile_hard != CONFINEMENT_UNLIMITED)
+                r = sd_bus_message_append(m, "(sv)(sv)", "LimitNOFILE", "t", c->limit_nofile_hard, "LimitNOFILESoft",
+                                          "t", c->limit_nofile_soft);
+        if (r >= 0 && t->n_groups)
+                r = append_strv_property(m, "SupplementaryGroups", groups);
+        if (r >= 0)
+                r = append_strv_property(m, "Environment", spec->envp);
+        if (r >= 0)
+                r = append_paths(m, "ReadWritePaths", &c->read_write, i->home);
+        if (r >= 0 && c->read_only.n)
+                r = append_paths(m, "ReadOnlyPaths", &c->read_only, NULL);
+        if (r >= 0 && c->inaccessible.n)
+                r = append_paths(m, "InaccessiblePaths", &c->inaccessible, NULL);
+        if (r >= 0)
+                r = append_exec(m, exe, spec->argv);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "a(sa(sv))", 0);
+        if (r < 0) {
+                snprintf(error, error_size, "cannot build the unit's properties: %s", strerror(-r));
+                goto out;
+        }
+        r = sd_bus_call(rt->bus, m, BUS_TIMEOUT_USEC, &err, &reply);
+        if (r < 0) {
+                snprintf(error, error_size, "systemd refused the task's unit %s: %s", task->unit,
+                         err.message ? err.message : strerror(-r));
+                goto out;
+        }
+        /* Queued: the invoker hears "started" now; exec failures end the
+         * unit (ExecMainStatus 203) like any other end. */
+        (void) !write(task->status_fd, &one, sizeof(one));
+        r = 0;
+out:
+        sd_bus_error_free(&err);
+        sd_bus_message_unref(m);
+        sd_bus_message_unref(reply);
+        if (r < 0) {
+                task->slot = sd_bus_slot_unref(task->slot);
+                if (task->pidfd >= 0)
+                        close(task->pidfd);
+                if (task->status_fd >= 0)
+                        close(task->status_fd);
+                task->pidfd = task->status_fd = -1;
+        }
+        return r;
+}
+
+int systemd_started(struct runtime *rt, struct runtime_task *task, char *error, size_t error_size) {
+        uint64_t v;
+
+        (void) rt;
+        (void) error;
+        (void) error_size;
+        return read(task->status_fd, &v, sizeof(v)) == (ssize_t) sizeof(v) ? 1 : 0;
+}
+
+static int kill_unit(struct runtime *rt, struct runtime_task *task, const char *who, int signo) {
+        sd_bus_error err = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = sd_bus_call_method(rt->bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "KillUnit", &err, NULL, "ssi",
+                               task->unit, who, signo);
+        if (r < 0)
+                log_debug("KillUnit %s %s %d: %s", task->unit, who, signo, err.message ? err.message : strerror(-r));
+        sd_bus_error_free(&err);
+        /* Whatever came in meanwhile (the unit's end, say). */
+        systemd_process(rt);
+        return r;
+}
+
+int systemd_signal(struct runtime *rt, struct runtime_task *task, int signo) {
+        return kill_unit(rt, task, "main", signo);
+}
+
+int systemd_kill(struct runtime *rt, struct runtime_task *task) {
+        int r;
+
+        if (task->gone)
+                return 0;
+        /* Every process of the unit's cgroup; then the unit stops. */
+        r = kill_unit(rt, task, "all", SIGKILL);
+        check_unit(task);
+        return r;
+}
+
+int systemd_collect(struct runtime *rt, struct runtime_task *task, int *wait_status) {
+        uint64_t v;
+
+        (void) rt;
+        (void) !read(task->pidfd, &v, sizeof(v));
+        if (!task->gone)
+                return 0;
+        *wait_status = task->wait_status;
+        return 1;
+}
+
+void systemd_release(struct runtime *rt, struct runtime_task *task) {
+        (void) rt;
+        task->slot = sd_bus_slot_unref(task->slot);
+        if (task->pidfd >= 0)
+                close(task->pidfd);
+        if (task->status_fd >= 0)
+                close(task->status_fd);
+        task->pidfd = task->status_fd = -1;
+}
+
+int systemd_attach(struct runtime *rt, const struct identity *i, struct runtime_task *task) {
+        sd_bus_error err = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *path = NULL, *state = NULL;
+        int r;
+
+        *task = (struct runtime_task) { .pidfd = -1, .status_fd = -1, .rt = rt };
+        snprintf(task->unit, sizeof(task->unit), "agentid-task-%s.service", i->name);
+        r = sd_bus_path_encode(SYSTEMD_PATH "/unit", task->unit, &path);
+        if (r < 0)
+                return r;
+        /* Loaded (a unit that ended unreferenced is gone) and not over? */
+        r = sd_bus_get_property_string(rt->bus, SYSTEMD_DEST, path, "org.freedesktop.systemd1.Unit", "ActiveState",
+                                       &err, &state);
+        sd_bus_error_free(&err);
+        if (r < 0 || !(streq(state, "active") || streq(state, "activating") || streq(state, "reloading")))
+                return -ESRCH;
+        task->pidfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        task->status_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (task->pidfd < 0 || task->status_fd < 0) {
+                r = -errno;
+                goto fail;
+        }
+        r = sd_bus_match_signal(rt->bus, &task->slot, SYSTEMD_DEST, path, "org.freedesktop.DBus.Properties",
+                                "PropertiesChanged", on_properties_changed, task);
+        if (r < 0)
+                goto fail;
+        /* Keep it loaded for us again, as AddRef= did for the last broker. */
+        (void) sd_bus_call_method(rt->bus, SYSTEMD_DEST, path, "org.freedesktop.systemd1.Unit", "Ref", &err, NULL,
+                                  NULL);
+        sd_bus_error_free(&err);
+        check_unit(task); /* it may have ended meanwhile */
+        return 0;
+fail:
+        systemd_release(rt, task);
+        return r;
+}

@@ -1,0 +1,549 @@
+/* SPDX-License-Identifier: MIT */
+#include "uid-cleanup.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/pidfd.h>
+#include <sys/poll.h>
+#include <sys/prctl.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "duration.h"
+#include "events.h"
+#include "log.h"
+#include "macro.h"
+
+/* How long a cleaner keeps killing a uid's processes (a fork loop outside
+ * any task, a process in uninterruptible sleep) before it reports them. */
+#define CLEANER_KILL_DEADLINE_MS 2000
+/* How deep below a shared temporary directory a cleaner looks. */
+#define SWEEP_DEPTH_MAX 16
+/* Cleaners running at once; more work waits and goes to the next one. */
+#define CLEANERS_MAX 4
+
+static const char *const default_shared_dirs[] = { "/tmp", "/var/tmp", "/dev/shm", "/dev/mqueue", NULL };
+const char *const *uid_cleanup_shared_dirs = default_shared_dirs;
+
+struct cleaner {
+        struct watch watch;
+        pid_t pid;
+        int pidfd, result_fd;
+        struct uid_cleanup *jobs;
+        size_t n;
+        struct cleaner *next;
+};
+
+static uint64_t monotonic_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+/* ---- processes ---------------------------------------------------------- */
+
+/* The real, effective and saved uid of /proc/<pid>, and whether it is a
+ * zombie. -1 when it is gone. */
+static int read_proc_ids(int proc_fd, const char *pid, unsigned long ids[3], bool *zombie) {
+        char path[64], buf[2048];
+        const char *u, *st;
+        ssize_t n;
+        int fd;
+
+        snprintf(path, sizeof(path), "%s/status", pid);
+        fd = openat(proc_fd, path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -1;
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+                return -1;
+        buf[n] = '\0';
+        u = strstr(buf, "\nUid:");
+        st = strstr(buf, "\nState:");
+        if (!u || sscanf(u, "\nUid: %lu %lu %lu", &ids[0], &ids[1], &ids[2]) != 3)
+                return -1;
+        *zombie = st && (strncmp(st, "\nState:\tZ", 9) == 0 || strncmp(st, "\nState:\tX", 9) == 0);
+        return 0;
+}
+
+/* One pass over /proc: SIGKILL every process whose real, effective or
+ * saved uid is one of uids[] (through a pidfd, checked to still be that
+ * process), counting them in found[] (may be NULL). Returns the total. */
+static int kill_pass(const uid_t *uids, size_t n, int *found) {
+        DIR *d = opendir("/proc");
+        struct dirent *de;
+        int total = 0;
+
+        if (!d)
+                return -errno;
+        while ((de = readdir(d))) {
+                unsigned long ids[3];
+                bool zombie;
+                size_t hit = n;
+                int pidfd;
+
+                if (de->d_name[0] < '1' || de->d_name[0] > '9')
+                        continue;
+                if (read_proc_ids(dirfd(d), de->d_name, ids, &zombie) < 0 || zombie)
+                        continue;
+                for (size_t k = 0; k < n && hit == n; k++)
+                        if (ids[0] == uids[k] || ids[1] == uids[k] || ids[2] == uids[k])
+                                hit = k;
+                if (hit == n)
+                        continue;
+                /* Pin the process, then make sure the pid was not reused
+                 * for another between the read and the pin. */
+                pidfd = pidfd_open((pid_t) atoi(de->d_name), 0);
+                if (pidfd < 0)
+                        continue;
+                if (read_proc_ids(dirfd(d), de->d_name, ids, &zombie) == 0 &&
+                    (ids[0] == uids[hit] || ids[1] == uids[hit] || ids[2] == uids[hit])) {
+                        (void) pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+                        if (!zombie) {
+                                total++;
+                                if (found)
+                                        found[hit]++;
+                        }
+                }
+                close(pidfd);
+        }
+        closedir(d);
+        return total;
+}
+
+int uid_kill_pass(uid_t uid) {
+        return kill_pass(&uid, 1, NULL);
+}
+
+/* ---- files -------------------------------------------------------------- */
+
+/* Remove everything below dirfd (closed here), never following a symlink
+ * and never leaving the file system it is on. */
+static int remove_contents(int dirfd, dev_t dev) {
+        DIR *d = fdopendir(dirfd);
+        struct dirent *de;
+        int r = 0;
+
+        if (!d) {
+                close(dirfd);
+                return -errno;
+        }
+        while ((de = readdir(d))) {
+                struct stat st;
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue;
+                if (S_ISDIR(st.st_mode)) {
+                        int sub;
+                        if (st.st_dev != dev) {
+                                r = -EXDEV; /* a mount below: not ours to empty */
+                                continue;
+                        }
+                        sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (sub >= 0) {
+                                int k = remove_contents(sub, dev);
+                                if (k < 0 && r == 0)
+                                        r = k;
+                        }
+                        if (unlinkat(dirfd, de->d_name, AT_REMOVEDIR) < 0 && r == 0)
+                                r = -errno;
+                } else if (unlinkat(dirfd, de->d_name, 0) < 0 && r == 0)
+                        r = -errno;
+        }
+        closedir(d);
+        return r;
+}
+
+/* The job whose uid owns st, or NULL. */
+static const struct uid_cleanup *owner_of(const struct stat *st, const struct uid_cleanup *jobs, size_t n) {
+        for (size_t k = 0; k < n; k++)
+                if (jobs[k].sweep_shared && jobs[k].uid == st->st_uid)
+                        return &jobs[k];
+        return NULL;
+}
+
+/* Remove what the jobs' uids own below dirfd (closed here): their files,
+ * and their directories with everything in them. What cannot be removed
+ * is marked in leftovers[] (indexed like jobs). */
+static void sweep_owned(int dirfd, const struct uid_cleanup *jobs, size_t n, unsigned *leftovers, dev_t dev,
+                        unsigned depth) {
+        DIR *d = fdopendir(dirfd);
+        struct dirent *de;
+
+        if (!d) {
+                close(dirfd);
+                return;
+        }
+        while ((de = readdir(d))) {
+                const struct uid_cleanup *owner;
+                struct stat st;
+                int sub;
+
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != dev)
+                        continue;
+                owner = owner_of(&st, jobs, n);
+                if (!S_ISDIR(st.st_mode)) {
+                        if (owner && unlinkat(dirfd, de->d_name, 0) < 0 && errno != ENOENT)
+                                leftovers[owner - jobs] |= LEFTOVER_FILES;
+                        continue;
+                }
+                if (depth >= SWEEP_DEPTH_MAX)
+                        continue;
+                sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (sub < 0)
+                        continue;
+                if (owner) {
+                        if (remove_contents(sub, dev) < 0 ||
+                            (unlinkat(dirfd, de->d_name, AT_REMOVEDIR) < 0 && errno != ENOENT))
+                                leftovers[owner - jobs] |= LEFTOVER_FILES;
+                } else
+                        sweep_owned(sub, jobs, n, leftovers, dev, depth + 1);
+        }
+        closedir(d);
+}
+
+static int remove_home(const char *home, uid_t uid) {
+        struct stat st;
+        int fd, r;
+
+        fd = open(home, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        /* Only a home that is the agent's: never another account's. */
+        if (fstat(fd, &st) < 0 || st.st_uid != uid) {
+                close(fd);
+                return -EPERM;
+        }
+        r = remove_contents(fd, st.st_dev);
+        if (rmdir(home) < 0 && errno != ENOENT && r == 0)
+                r = -errno;
+        return r;
+}
+
+static void sweep_shared_dirs(const struct uid_cleanup *jobs, size_t n, unsigned *leftovers) {
+        bool any = false;
+
+        for (size_t k = 0; k < n; k++)
+                any |= jobs[k].sweep_shared;
+        if (!any)
+                return;
+        for (const char *const *dir = uid_cleanup_shared_dirs; *dir; dir++) {
+                struct stat st;
+                int fd = open(*dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0)
+                        continue;
+                if (fstat(fd, &st) < 0) {
+                        close(fd);
+                        continue;
+                }
+                sweep_owned(fd, jobs, n, leftovers, st.st_dev, 0);
+        }
+}
+
+/* ---- SysV IPC (POSIX IPC lives in /dev/shm and /dev/mqueue) --------------- */
+
+/* Remove every object in /proc/sysvipc/<kind> whose owner or creator is
+ * uid. Columns: key, id, perms, ..., then uid, gid, cuid, cgid at fixed
+ * positions per kind. */
+static int ipc_remove_owned(const struct uid_cleanup *jobs, size_t n, unsigned *leftovers) {
+        static const struct {
+                const char *file;
+                int uid_column; /* 0-based; cuid follows gid */
+        } kinds[] = { { "/proc/sysvipc/shm", 7 }, { "/proc/sysvipc/msg", 7 }, { "/proc/sysvipc/sem", 4 } };
+        int r = 0;
+
+        for (size_t k = 0; k < ELEMENTSOF(kinds); k++) {
+                char line[512];
+                FILE *f = fopen(kinds[k].file, "re");
+                if (!f)
+                        continue;
+                if (!fgets(line, sizeof(line), f)) { /* header */
+                        fclose(f);
+                        continue;
+                }
+                while (fgets(line, sizeof(line), f)) {
+                        unsigned long col[16];
+                        int n_col = 0, id;
+                        char *p = line, *end;
+                        while (n_col < 16) {
+                                col[n_col] = strtoul(p, &end, 10);
+                                if (end == p)
+                                        break;
+                                n_col++;
+                                p = end;
+                        }
+                        if (n_col < kinds[k].uid_column + 3)
+                                continue;
+                        for (size_t j = 0; j < n; j++) {
+                                if (col[kinds[k].uid_column] != jobs[j].uid && col[kinds[k].uid_column + 2] != jobs[j].uid)
+                                        continue;
+                                id = (int) col[1];
+                                if ((k == 0 && shmctl(id, IPC_RMID, NULL) < 0) ||
+                                    (k == 1 && msgctl(id, IPC_RMID, NULL) < 0) || (k == 2 && semctl(id, 0, IPC_RMID) < 0))
+                                        if (errno != EINVAL && errno != EIDRM)
+                                                leftovers[j] |= LEFTOVER_IPC;
+                                break;
+                        }
+                }
+                fclose(f);
+        }
+        return r;
+}
+
+/* ---- the cleaner -------------------------------------------------------- */
+
+/* Processes first (so nothing re-creates what is removed next), then the
+ * home, the shared directories (one walk for all uids) and IPC. */
+static void clean(struct uid_cleanup *jobs, size_t n, unsigned *leftovers) {
+        uint64_t deadline = monotonic_ms() + CLEANER_KILL_DEADLINE_MS;
+        uid_t *uids = calloc(n, sizeof(uid_t));
+        int *found = calloc(n, sizeof(int));
+        int total;
+
+        if (!uids || !found) {
+                for (size_t k = 0; k < n; k++)
+                        leftovers[k] |= LEFTOVER_UNKNOWN;
+                goto out;
+        }
+        for (size_t k = 0; k < n; k++)
+                uids[k] = jobs[k].uid;
+        /* Whatever still runs as the uids outside a task (a PAM session, a
+         * daemon's child): killed from here, root, so it cannot fight back;
+         * one walk of /proc per pass for all of them. */
+        for (;;) {
+                memset(found, 0, n * sizeof(int));
+                total = kill_pass(uids, n, found);
+                for (size_t k = 0; k < n; k++)
+                        if (found[k])
+                                jobs[k].sweep_shared = true; /* it ran outside a task: look everywhere */
+                if (total == 0 || monotonic_ms() >= deadline)
+                        break;
+                usleep(1000);
+        }
+        for (size_t k = 0; k < n; k++) {
+                if (total < 0 || found[k])
+                        leftovers[k] |= LEFTOVER_PROCESSES;
+                if (jobs[k].home[0] && remove_home(jobs[k].home, jobs[k].uid) < 0)
+                        leftovers[k] |= LEFTOVER_HOME;
+        }
+        if (ipc_remove_owned(jobs, n, leftovers) < 0)
+                for (size_t k = 0; k < n; k++)
+                        leftovers[k] |= LEFTOVER_IPC;
+        sweep_shared_dirs(jobs, n, leftovers);
+out:
+        free(uids);
+        free(found);
+}
+
+static _Noreturn void cleaner_main(struct uid_cleanup *jobs, size_t n, int result_fd, int broker_pidfd) {
+        struct pollfd gone = { .fd = broker_pidfd, .events = POLLIN };
+        unsigned *leftovers = calloc(n, sizeof(unsigned));
+        sigset_t none;
+
+        /* Dies with the broker; the next one's sweep does the work. */
+        if (!leftovers || prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 ||
+            (broker_pidfd >= 0 && poll(&gone, 1, 0) != 0))
+                _exit(1);
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        clean(jobs, n, leftovers);
+        for (size_t k = 0; k < n; k++) {
+                unsigned result[2] = { (unsigned) jobs[k].uid, leftovers[k] };
+                (void) !write(result_fd, result, sizeof(result));
+        }
+        _exit(0);
+}
+
+static void quarantine(struct broker *b, const struct uid_cleanup *job, unsigned leftovers) {
+        char key[64], detail[256];
+        struct event e;
+
+        snprintf(key, sizeof(key), "quarantine:%u", (unsigned) job->uid);
+        snprintf(detail, sizeof(detail), "uid %u quarantined: left behind%s%s%s%s%s; it is never issued again",
+                 (unsigned) job->uid, leftovers & LEFTOVER_PROCESSES ? " processes" : "",
+                 leftovers & LEFTOVER_HOME ? " home" : "", leftovers & LEFTOVER_FILES ? " temporary files" : "",
+                 leftovers & LEFTOVER_IPC ? " IPC objects" : "",
+                 leftovers & LEFTOVER_UNKNOWN ? " (cleaner did not finish)" : "");
+        log_warning("%s: %s", job->agent, detail);
+        e = event_for(EVENT_KILL, NULL, NULL, detail);
+        e.agent = job->agent[0] ? job->agent : NULL;
+        e.uid = job->uid;
+        {
+                _cleanup_savepoint_ struct savepoint sp = {};
+                if (savepoint_begin(&sp, b->store) == 0 && store_set_meta_u64(b->store, key, now_usec()) == 0 &&
+                    audit_record(&b->audit, &e) == 0)
+                        (void) savepoint_end(&sp, 0);
+        }
+}
+
+static void finish_job(struct broker *b, const struct uid_cleanup *job, unsigned leftovers) {
+        if (leftovers)
+                quarantine(b, job, leftovers);
+        if (job->done)
+                job->done(b, job->userdata, leftovers);
+}
+
+static void cleaner_spawn(struct broker *b, const struct uid_cleanup *jobs, size_t n) {
+        struct epoll_event ev = { .events = EPOLLIN };
+        struct cleaner *c = NULL;
+        int p[2] = { -1, -1 };
+
+        if (n == 0)
+                return;
+        c = calloc(1, sizeof(*c));
+        if (!c || !(c->jobs = malloc(n * sizeof(*jobs))) || pipe2(p, O_CLOEXEC) < 0)
+                goto fail;
+        memcpy(c->jobs, jobs, n * sizeof(*jobs));
+        c->n = n;
+        c->watch.kind = WATCH_CLEANER;
+        c->pid = fork();
+        if (c->pid < 0)
+                goto fail;
+        if (c->pid == 0) {
+                close(p[0]);
+                cleaner_main(c->jobs, n, p[1], b->runtime.broker_pidfd);
+        }
+        close(p[1]);
+        p[1] = -1;
+        c->result_fd = p[0];
+        c->pidfd = pidfd_open(c->pid, 0);
+        ev.data.ptr = &c->watch;
+        if (c->pidfd < 0 || epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, c->pidfd, &ev) < 0) {
+                /* Cannot follow it: stop it, and count its uids as unclean. */
+                kill(c->pid, SIGKILL);
+                while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
+                        ;
+                if (c->pidfd >= 0)
+                        close(c->pidfd);
+                goto fail;
+        }
+        c->next = b->cleaners;
+        b->cleaners = c;
+        b->n_cleaners++;
+        return;
+fail:
+        log_error("cannot start a cleaner: %s", strerror(errno));
+        if (p[0] >= 0)
+                close(p[0]);
+        if (p[1] >= 0)
+                close(p[1]);
+        for (size_t k = 0; k < n; k++)
+                finish_job(b, &jobs[k], LEFTOVER_UNKNOWN);
+        if (c)
+                free(c->jobs);
+        free(c);
+}
+
+static void cleaner_finish(struct broker *b, struct cleaner *c) {
+        unsigned result[2];
+        unsigned *leftovers = calloc(c->n, sizeof(unsigned));
+
+        for (size_t k = 0; k < c->n && leftovers; k++)
+                leftovers[k] = LEFTOVER_UNKNOWN;
+        while (leftovers && read(c->result_fd, result, sizeof(result)) == (ssize_t) sizeof(result))
+                for (size_t k = 0; k < c->n; k++)
+                        if (c->jobs[k].uid == result[0])
+                                leftovers[k] = result[1];
+        epoll_ctl(b->epoll_fd, EPOLL_CTL_DEL, c->pidfd, NULL);
+        close(c->pidfd);
+        close(c->result_fd);
+        for (struct cleaner **p = &b->cleaners; *p; p = &(*p)->next)
+                if (*p == c) {
+                        *p = c->next;
+                        b->n_cleaners--;
+                        break;
+                }
+        for (size_t k = 0; k < c->n; k++)
+                finish_job(b, &c->jobs[k], leftovers ? leftovers[k] : LEFTOVER_UNKNOWN);
+        free(leftovers);
+        free(c->jobs);
+        free(c);
+}
+
+/* Start queued work if a cleaner may run: a few at once, each taking
+ * everything queued, so a mass expiry costs a few forks, not thousands. */
+static void maybe_spawn(struct broker *b) {
+        struct uid_cleanup *jobs;
+        size_t n;
+
+        if (b->epoll_fd < 0 || b->n_cleanup_pending == 0 || b->n_cleaners >= CLEANERS_MAX)
+                return;
+        jobs = b->cleanup_pending;
+        n = b->n_cleanup_pending;
+        b->cleanup_pending = NULL;
+        b->n_cleanup_pending = 0;
+        cleaner_spawn(b, jobs, n);
+        free(jobs);
+}
+
+void uid_cleanup_start(struct broker *b, const struct uid_cleanup *jobs, size_t n) {
+        struct uid_cleanup *q;
+
+        if (n == 0)
+                return;
+        q = realloc(b->cleanup_pending, (b->n_cleanup_pending + n) * sizeof(*q));
+        if (!q) {
+                for (size_t k = 0; k < n; k++)
+                        finish_job(b, &jobs[k], LEFTOVER_UNKNOWN);
+                return;
+        }
+        memcpy(q + b->n_cleanup_pending, jobs, n * sizeof(*q));
+        b->cleanup_pending = q;
+        b->n_cleanup_pending += n;
+        maybe_spawn(b);
+}
+
+void uid_cleanup_attach(struct broker *b) {
+        maybe_spawn(b);
+}
+
+void uid_cleanup_on_pidfd(struct broker *b, void *watch) {
+        struct cleaner *c = (struct cleaner *) watch;
+        siginfo_t si = {};
+
+        if (waitid(P_PIDFD, (id_t) c->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+                return;
+        cleaner_finish(b, c);
+        maybe_spawn(b);
+}
+
+void uid_cleanup_stop_all(struct broker *b) {
+        uint64_t deadline = monotonic_ms() + CLEANER_KILL_DEADLINE_MS + 1000;
+
+        /* Queued work stays undone: the next broker's sweep and a uid that
+         * comes round only after the whole range make up for it. */
+        free(b->cleanup_pending);
+        b->cleanup_pending = NULL;
+        b->n_cleanup_pending = 0;
+
+        while (b->cleaners) {
+                struct cleaner *c = b->cleaners;
+                struct pollfd p = { .fd = c->pidfd, .events = POLLIN };
+                int64_t left = (int64_t) (deadline - monotonic_ms());
+                siginfo_t si = {};
+
+                if (left <= 0 || poll(&p, 1, (int) left) <= 0)
+                        (void) pidfd_send_signal(c->pidfd, SIGKILL, NULL, 0);
+                while (waitid(P_PIDFD, (id_t) c->pidfd, &si, WEXITED) < 0 && errno == EINTR)
+                        ;
+                cleaner_finish(b, c);
+        }
+}

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/* What an ended identity leaves behind, removed from the root side.
+ *
+ * Nothing here ever runs as the agent's uid (an agent could signal, stop
+ * or trace such a process) and the broker never waits for it: a *cleaner*
+ * child, root, kills what still runs as the uid through pidfds, removes
+ * the home, everything the uid owns in /tmp, /var/tmp, /dev/shm and
+ * /dev/mqueue, and its SysV IPC objects, and reports per uid what it could
+ * not remove. The broker follows the cleaner through its pidfd; a uid with
+ * leftovers is quarantined (never issued again) and recorded. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "agentid/limits.h"
+
+struct broker;
+
+/* Bits of what remained after a cleaner's work on one uid. */
+enum {
+        LEFTOVER_PROCESSES = 1 << 0,
+        LEFTOVER_HOME = 1 << 1,
+        LEFTOVER_FILES = 1 << 2, /* in the shared temporary directories */
+        LEFTOVER_IPC = 1 << 3,
+        LEFTOVER_UNKNOWN = 1 << 4, /* the cleaner died before reporting */
+};
+
+struct uid_cleanup {
+        uid_t uid;
+        char agent[AGENTID_NAME_MAX + 1];
+        char home[AGENTID_PATH_MAX + 1]; /* "" for none */
+        /* Also look through /tmp, /var/tmp, /dev/shm, /dev/mqueue: for a uid
+         * that ran outside a task's private ones (costs a walk of them). */
+        bool sweep_shared;
+        /* Told when the cleaner is done (task teardown waits for it). */
+        void (*done)(struct broker *b, void *userdata, unsigned leftovers);
+        void *userdata;
+};
+
+/* Queue these uids for a cleaner (one starts at once unless enough run).
+ * Never blocks on it. When none can be started the uids are quarantined
+ * and done() is called. */
+void uid_cleanup_start(struct broker *b, const struct uid_cleanup *jobs, size_t n);
+
+/* The event loop is up: start what was queued before it. */
+void uid_cleanup_attach(struct broker *b);
+
+/* epoll: a cleaner's pidfd is readable. */
+void uid_cleanup_on_pidfd(struct broker *b, void *watch);
+
+/* Shutdown: wait (bounded) for running cleaners, then forget them. */
+void uid_cleanup_stop_all(struct broker *b);
+
+/* One pass, as root: SIGKILL every process whose real, effective or saved
+ * uid is uid, through a pidfd checked to still be that process. Returns how
+ * many were found (0: none runs), or a negative errno. */
+int uid_kill_pass(uid_t uid);
+
+/* Remove everything owned by uid below the shared temporary directories
+ * (tests point them elsewhere). NULL-terminated. */
+extern const char *const *uid_cleanup_shared_dirs;

@@ -1,0 +1,110 @@
+#!/bin/bash
+# The systemd task runtime on a host with systemd as PID 1 (tests/host/host.sh):
+# each task is a transient unit; what it leaves in tmp dirs and IPC is gone;
+# the confinement keys are passed to systemd and what it cannot enforce here
+# is refused; a broker restart does not end a task, and agentctl gets its
+# status. Prints PASS/FAIL per check; exit 77 (SKIP) when no host can boot.
+#
+#   tests/host/task-runtime.sh BUILD_DIR
+# BUILD_DIR: a build configured as the package is (--prefix=/usr
+# --sysconfdir=/etc --localstatedir=/var). AGENTID_HOST_SH: the harness
+# (default tests/host/host.sh beside this file).
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+export AGENTID_HOST=${AGENTID_HOST:-agentid-task-runtime}
+. "${AGENTID_HOST_SH:-$here/host.sh}"
+build=$(cd "${1:?usage: task-runtime.sh BUILD_DIR}" && pwd)
+
+if why=$(host_cannot); then
+        echo "SKIP: systemd host: $why"
+        exit 77
+fi
+failed=0 passed=0
+log=$(mktemp /tmp/agentid-task-runtime.XXXXXX.log)
+pass() { echo "PASS: $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL: $1${2:+ ($2)}"; failed=$((failed + 1)); }
+inside() {
+        local o rc
+        o=$(host_run bash -c "$1" 2>&1)
+        rc=$?
+        printf '\n$ %s\n%s\n[rc=%d]\n' "$1" "$o" "$rc" >>"$log"
+        printf '%s' "$o"
+        return $rc
+}
+check() { if inside "$2" >/dev/null; then pass "$1"; else fail "$1" "see $log"; fi; }
+trap '[[ ${AGENTID_HOST_KEEP:-} == 1 ]] || host_destroy >/dev/null 2>&1' EXIT
+
+host_create >/dev/null && host_boot >/dev/null || { echo "FAIL: boot"; exit 1; }
+host_install "$build" >/dev/null || { echo "FAIL: install"; exit 1; }
+# The machine's / may come out 0700 from the harness's copy: agents must
+# traverse it. The NSS module as the packages enable it (systemd resolves
+# User= through it).
+inside 'chmod 0755 / && sed -i -E "s/^(passwd|group):.*/& agentid/" /etc/nsswitch.conf &&
+mkdir -p /etc/agentid/templates.d /srv/granted && chmod 1777 /srv/granted
+cat >/etc/agentid/templates.d/default.conf <<T
+[template]
+name = default
+ttl = 5m
+max_ttl = 10m
+T
+cat >/etc/agentid/templates.d/limited.conf <<T
+[template]
+name = limited
+ttl = 5m
+ReadWritePaths = /srv/granted
+TasksMax = 20
+PrivateNetwork = yes
+T
+cat >/etc/agentid/templates.d/memory.conf <<T
+[template]
+name = memory
+ttl = 5m
+MemoryMax = 32M
+T
+systemctl daemon-reload && systemctl start agentid.socket agentid.service' >/dev/null ||
+        { echo "FAIL: start agentid (see $log)"; exit 1; }
+
+check "agentctl status: task runtime systemd" 'agentctl status | grep -q "task runtime:  systemd"'
+check "a task is a transient unit named after its agent" \
+        'agentctl run -- sh -c "cat /proc/self/cgroup; echo \$AGENTID_NAME" >/tmp/o; n=$(tail -n1 /tmp/o);
+         grep -q "agentid-task-$n.service" /tmp/o'
+check "the unit is gone after the task" \
+        'n=$(agentctl run -- sh -c "echo \$AGENTID_NAME"); ! systemctl is-active -q "agentid-task-$n.service"'
+check "exit status and signals pass through" \
+        'agentctl run -- sh -c "exit 7"; [ $? = 7 ] || exit 1; agentctl run -- sh -c "kill -TERM 0"; [ $? = 143 ]'
+check "stdin and stdout are the invoker's" '[ "$(printf "b\na\n" | agentctl run -- sort | tr -d "\n")" = ab ]'
+check "leftovers in /tmp, /var/tmp, /dev/shm and SysV IPC are gone; the next agent finds an empty /tmp" \
+        'out=$(agentctl run -- sh -c "echo \$AGENTID_NAME; id -u; echo x >/tmp/tool.lock; echo x >/var/tmp/l; echo x >/dev/shm/l; ipcmk -M 4096 >/dev/null; ipcmk -Q >/dev/null; ipcmk -S 1 >/dev/null")
+         uid=$(echo "$out" | sed -n 2p)
+         [ -z "$(find /tmp /var/tmp /dev/shm -xdev -uid "$uid" 2>/dev/null)" ] || exit 1
+         [ "$(ipcs -a | awk -v u="$uid" "\$3 == u" | wc -l)" = 0 ] || exit 1
+         [ -z "$(agentctl run -- ls -A /tmp /var/tmp /dev/shm | grep -v ":\$" | grep .)" ]'
+check "ProtectSystem=strict (default) blocks a write to /etc; ReadWritePaths allows its path" \
+        '! agentctl run -- touch /etc/agentid-probe 2>/dev/null && [ ! -e /etc/agentid-probe ] &&
+         agentctl run --template limited -- touch /srv/granted/x && [ -e /srv/granted/x ]'
+check "PrivateNetwork=yes: only lo" '[ "$(agentctl run --template limited -- grep -c : /proc/net/dev)" = 1 ]'
+check "TasksMax=20 stops a fork bomb" \
+        'out=$(agentctl run --template limited -- perl -e "my \$n = 0; for (1 .. 100) { my \$p = fork; last unless defined \$p; if (!\$p) { sleep 30; exit } \$n++ } print \"\$n\\n\"" 2>&1);
+         n=$(echo "$out" | tail -n1); [ -n "$n" ] && [ "$n" -lt 20 ]'
+if inside 'grep -qw memory /sys/fs/cgroup/cgroup.controllers'; then
+        check "MemoryMax=32M: a 100M allocation is killed" \
+                'agentctl run --template memory -- dd if=/dev/zero of=/dev/null bs=100M count=1 2>/dev/null; [ $? = 137 ]'
+else
+        check "MemoryMax refused where systemd has no memory controller" \
+                'agentctl run --template memory -- true 2>/tmp/e; [ $? = 126 ] && grep -q "MemoryMax= cannot be enforced" /tmp/e'
+fi
+check "8 concurrent loops of 25 runs, none over 1 s" \
+        'for l in 1 2 3 4 5 6 7 8; do (for k in $(seq 1 25); do s=$(date +%s%N); agentctl run -- true || echo fail; echo $((($(date +%s%N) - s) / 1000000)); done >/tmp/loop.$l) & done; wait
+         ! grep -q fail /tmp/loop.*; [ "$(sort -n /tmp/loop.* | tail -n1)" -le 1000 ]'
+check "systemctl restart agentid during a 10 s task: the task finishes, agentctl exits with its status" \
+        '(agentctl run -- sh -c "sleep 10; echo finished; exit 5" >/tmp/r.out 2>/tmp/r.err; echo $? >/tmp/r.rc) &
+         sleep 2; systemctl restart agentid.service; wait
+         [ "$(cat /tmp/r.rc)" = 5 ] && grep -q finished /tmp/r.out'
+check "a hostile agent (signals, stops, traces every PID it reaches) is gone after revoke" \
+        '(agentctl run -- bash -c "echo \$AGENTID_NAME; exec >/dev/null 2>&1; while :; do for ((p = 1; p < 4000; p++)); do [[ \$p == \$\$ ]] || { kill -STOP \$p; kill -KILL \$p; }; done; done" >/tmp/h.out; echo $? >/tmp/h.rc) &
+         sleep 2; n=$(head -n1 /tmp/h.out); uid=$(agentctl --json show "$n" | jq -r .uid)
+         worst=0; for i in $(seq 1 10); do s=$(date +%s%N); agentctl list >/dev/null || exit 1; t=$((($(date +%s%N) - s) / 1000000)); [ $t -gt $worst ] && worst=$t; sleep 0.1; done
+         agentctl revoke "$n" >/dev/null; wait
+         [ "$(cat /tmp/h.rc)" = 137 ] && [ "$(ps -e -o uid= | awk -v u="$uid" "\$1 == u" | wc -l)" = 0 ] && [ $worst -le 100 ]'
+echo "task-runtime: $passed passed, $failed failed (log: $log)"
+exit $((failed > 0))
