@@ -494,8 +494,16 @@ static void maybe_spawn(struct broker *b) {
         free(jobs);
 }
 
+/* Only uids of the agent range are ever cleaned: a cleaner kills every
+ * process of its uids and removes their files, so a uid outside it (the
+ * range changed since the mint, a unit test's identity) is left alone. */
+static bool uid_is_ours(const struct broker *b, uid_t uid) {
+        return uid != 0 && b->config.uid_min > 0 && uid >= b->config.uid_min && uid <= b->config.uid_max;
+}
+
 void uid_cleanup_start(struct broker *b, const struct uid_cleanup *jobs, size_t n) {
         struct uid_cleanup *q;
+        size_t added = 0;
 
         if (n == 0)
                 return;
@@ -505,9 +513,17 @@ void uid_cleanup_start(struct broker *b, const struct uid_cleanup *jobs, size_t 
                         finish_job(b, &jobs[k], LEFTOVER_UNKNOWN);
                 return;
         }
-        memcpy(q + b->n_cleanup_pending, jobs, n * sizeof(*q));
         b->cleanup_pending = q;
-        b->n_cleanup_pending += n;
+        for (size_t k = 0; k < n; k++) {
+                if (!uid_is_ours(b, jobs[k].uid)) {
+                        log_warning("uid %u is outside the agent range: not cleaned up", (unsigned) jobs[k].uid);
+                        if (jobs[k].done)
+                                jobs[k].done(b, jobs[k].userdata, 0);
+                        continue;
+                }
+                q[b->n_cleanup_pending + added++] = jobs[k];
+        }
+        b->n_cleanup_pending += added;
         maybe_spawn(b);
 }
 
