@@ -30,6 +30,12 @@ name = memory
 ttl = 1m
 MemoryMax = 32M
 T
+tpl cpu <<'T'
+[template]
+name = cpu
+ttl = 1m
+CPUQuota = 10%
+T
 tpl hidehome <<'T'
 [template]
 name = hidehome
@@ -125,6 +131,20 @@ else
         assert_eq "$rc" 137 "a 100M allocation under MemoryMax=32M (OOM-killed)"
         out=$("$AGENTCTL" run --template memory -- dd if=/dev/zero of=/dev/null bs=8M count=1 2>&1)
         assert_contains "$out" "copied" "an 8M allocation under MemoryMax=32M"
+fi
+
+# CPUQuota: a busy loop gets about its share of one CPU (or the refusal).
+set +e
+out=$("$AGENTCTL" run --template cpu -- perl -MTime::HiRes=time -e '
+        my $t0 = time; 1 while time - $t0 < 1; my @t = times;
+        printf "%d\n", 100 * ($t[0] + $t[1]) / (time - $t0)' 2>"$TEST_DIR/err"); rc=$?
+set -e
+if grep -q "CPUQuota= cannot be enforced" "$TEST_DIR/err"; then
+        assert_eq "$rc" 126 "refused CPUQuota"
+        echo "run-confine: CPUQuota refused here: $(cat "$TEST_DIR/err")"
+else
+        assert_eq "$rc" 0 "busy loop under CPUQuota ($(cat "$TEST_DIR/err"))"
+        ((out <= 25)) || fail "a busy loop under CPUQuota=10% used ${out}% of a CPU"
 fi
 
 # A template asking for what the runtime cannot give is refused, with the key.
