@@ -428,16 +428,17 @@ static int setup_mounts(const struct init_args *a, struct setup_error *e) {
                                 SETUP_FAIL(e, "ProtectHome=%s: %s: %s", protect_home_to_string(c->protect_home), d,
                                            strerror(-r));
                 }
-        /* The agent's home is its own, whatever the system view. */
+        if (apply_paths(&c->read_write, "ReadWritePaths", 0, e) < 0 ||
+            apply_paths(&c->read_only, "ReadOnlyPaths", 1, e) < 0 ||
+            apply_paths(&c->inaccessible, "InaccessiblePaths", 2, e) < 0)
+                return -1;
+        /* The agent's home is its own, whatever the system view and the
+         * path keys say about what lies around it: last. */
         r = bind_self(a->i->home);
         if (r == 0)
                 r = set_mount_attr(a->i->home, 0, MOUNT_ATTR_RDONLY);
         if (r < 0)
                 SETUP_FAIL(e, "cannot make the home %s writable: %s", a->i->home, strerror(-r));
-        if (apply_paths(&c->read_write, "ReadWritePaths", 0, e) < 0 ||
-            apply_paths(&c->read_only, "ReadOnlyPaths", 1, e) < 0 ||
-            apply_paths(&c->inaccessible, "InaccessiblePaths", 2, e) < 0)
-                return -1;
 
         /* What lies below a temporary directory and must stay visible (the
          * home, the broker's socket, granted paths; tests keep all of it in

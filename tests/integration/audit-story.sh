@@ -8,13 +8,16 @@ source "$(dirname "$0")/lib.sh"
 write_config <<'C'
 exec_trail_max = 200
 C
-cat >"$TEST_DIR/etc/templates.d/default.conf" <<'T'
+# Tasks have a private /tmp: the test's programs (agentctl, exec-loop) in
+# $TEST_DIR are granted read-only.
+cat >"$TEST_DIR/etc/templates.d/default.conf" <<T
 [template]
 name = default
 ttl = 5m
 invokers = nobody
 scopes = read
 max_depth = 1
+ReadOnlyPaths = $TEST_DIR
 T
 start_broker
 "$AGENTCTL" --json status | jq -e '.exec_trail == true' >/dev/null || fail "exec trail is off: $(cat "$TEST_DIR/broker.log")"
@@ -30,9 +33,10 @@ line_of() { grep -n -E -m1 -- "$2" <<<"$1" | cut -d: -f1 || echo 0; }
 # than ls).
 for attempt in 1 2 3 4 5; do
         out=$("$AGENTCTL" run --reason "audit story test" -- sh -c \
-                "id; ls /; echo \"name=\$AGENTID_NAME\"; $AGENTCTL --socket $AGENTID_SOCKET token --audience audit-test >/dev/null")
+                "id; ls /; echo \"name=\$AGENTID_NAME\"; touch \$HOME/home-writable && echo home-ok; $AGENTCTL --socket $AGENTID_SOCKET token --audience audit-test >/dev/null")
         name=$(sed -n 's/^name=//p' <<<"$out")
         [[ -n $name ]] || fail "task output: $out"
+        assert_contains "$out" home-ok "home writable below a ReadOnlyPaths= directory"
         # The teardown's summary may land a moment after run returns.
         for _ in $(seq 1 20); do
                 story=$("$AGENTCTL" audit "$name")
