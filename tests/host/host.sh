@@ -137,6 +137,9 @@ host_create() {
         host_destroy >/dev/null 2>&1
         mkdir -p "$(_host_dir)"
         cp -a "$base" "$(_host_root)" || return 1
+        # The machine's / must be world-searchable whatever made the cached
+        # root (a 0700 root breaks every unit that runs as a non-root user).
+        chmod 0755 "$(_host_root)"
         rm -f "$(_host_root)/.stamp"
 }
 
