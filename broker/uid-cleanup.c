@@ -524,6 +524,11 @@ void uid_cleanup_start(struct broker *b, const struct uid_cleanup *jobs, size_t 
                 q[b->n_cleanup_pending + added++] = jobs[k];
         }
         b->n_cleanup_pending += added;
+        if (b->n_cleanup_pending == 0) {
+                /* Nothing of ours was queued: keep no empty buffer around. */
+                free(b->cleanup_pending);
+                b->cleanup_pending = NULL;
+        }
         maybe_spawn(b);
 }
 
