@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""io.agentid.Run: one task on one connection.
+"""Run (docs/protocol.md, io.agentid.Run): one task on one connection.
 
 The request carries the task's stdin, stdout and stderr as SCM_RIGHTS with
 its first byte. Two replies follow: the start ({"agent", "pid"}) and the end

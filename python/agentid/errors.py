@@ -47,7 +47,7 @@ class BrokerError(AgentidError):
                  parameters: Optional[Mapping[str, Any]] = None) -> None:
         super().__init__(message)
         self.message = message
-        self.error = error or self.wire_name or "io.agentid.Unknown"
+        self.error = error or self.wire_name or ""
         self.parameters = dict(parameters or {})
 
     def __str__(self) -> str:

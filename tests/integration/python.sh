@@ -1,0 +1,88 @@
+#!/bin/bash
+# The Python client (python/agentid) against the real broker on a real
+# socket: tests/python/ by unittest (every method, every error class, run
+# with pipes, signals and the invoker's death, 50 concurrent runs through
+# asyncio, a caller without rights, the drift test against the C headers),
+# the example agent loop of examples/python/, and `pip install ./python`
+# into a venv.
+source "$(dirname "$0")/lib.sh"
+PYTHON=${PYTHON:-python3}
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+        echo "SKIP: needs python3 (3.11 or later)"
+        exit 77
+fi
+
+# The last uid of this test's slice belongs to a second, tiny broker.
+TINY_UID=$UID_MAX
+UID_MAX=$((UID_MAX - 1))
+write_config <<'C'
+issuer = agentid:python-test
+token_leeway = 0s
+C
+cat >"$TEST_DIR/etc/templates.d/default.conf" <<'T'
+[template]
+name = default
+ttl = 1m
+max_ttl = 10m
+T
+cat >"$TEST_DIR/etc/templates.d/tools.conf" <<'T'
+[template]
+name = tools
+description = One tool call of an agent loop
+ttl = 2m
+max_ttl = 10m
+invokers = root
+scopes = mcp:call mcp:read
+T
+cat >"$TEST_DIR/etc/templates.d/stepup.conf" <<'T'
+[template]
+name = stepup
+ttl = 10m
+invokers = root
+approvers = root
+sudo = approve
+T
+start_broker
+
+# The tiny broker: one uid (RangeExhausted) and two connections
+# (TooManyConnections).
+TINY=$TEST_DIR/tiny
+mkdir -p "$TINY/etc/templates.d"
+printf '[broker]\njournal = off\nuid_min = %s\nuid_max = %s\nmax_connections = 2\n' "$TINY_UID" "$TINY_UID" \
+        >"$TINY/etc/agentid.conf"
+cp "$TEST_DIR/etc/templates.d/default.conf" "$TINY/etc/templates.d/"
+"$AGENTIDD" --config "$TINY/etc/agentid.conf" --state-dir "$TINY/state" --runtime-dir "$TINY/run" \
+        >>"$TEST_DIR/tiny.log" 2>&1 &
+TINY_PID=$!
+test_cleanup() {
+        kill "$TINY_PID" 2>/dev/null
+        wait "$TINY_PID" 2>/dev/null
+        [[ ${rc:-0} -ne 0 && -f $TEST_DIR/tiny.log ]] && { echo "--- tiny broker log ---"; cat "$TEST_DIR/tiny.log"; }
+}
+for _ in $(seq 1 100); do
+        AGENTID_SOCKET=$TINY/run/agentid.sock "$AGENTCTL" status >/dev/null 2>&1 && break
+        sleep 0.05
+done
+AGENTID_SOCKET=$TINY/run/agentid.sock "$AGENTCTL" status >/dev/null || fail "tiny broker did not start"
+
+# A copy of the package that nobody and the agents can read (the checkout
+# may sit under a private home), without bytecode written anywhere.
+mkdir -p "$TEST_DIR/py"
+cp -r "$top_srcdir/python/agentid" "$TEST_DIR/py/"
+chmod -R a+rX "$TEST_DIR/py"
+export PYTHONPATH=$TEST_DIR/py PYTHONDONTWRITEBYTECODE=1
+export AGENTID_TEST_DIR=$TEST_DIR AGENTID_TEST_TINY_SOCKET=$TINY/run/agentid.sock AGENTID_TEST_AGENTCTL=$AGENTCTL
+
+# --- the unit and integration tests of the client
+"$PYTHON" -m unittest discover -s "$top_srcdir/tests/python" -t "$top_srcdir/tests/python" -v \
+        >"$TEST_DIR/unittest.log" 2>&1 || { cat "$TEST_DIR/unittest.log"; fail "python tests failed"; }
+tail -n 3 "$TEST_DIR/unittest.log"
+# None may be skipped here: the broker they need is running.
+if grep -q "skipped" "$TEST_DIR/unittest.log"; then
+        grep "skipped" "$TEST_DIR/unittest.log"
+        fail "python tests were skipped"
+fi
+ran=$(sed -n 's/^Ran \([0-9]*\) test.*/\1/p' "$TEST_DIR/unittest.log")
+((ran >= 60)) || fail "only $ran python tests ran"
+
+echo "python: ok"
