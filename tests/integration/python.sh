@@ -85,4 +85,35 @@ fi
 ran=$(sed -n 's/^Ran \([0-9]*\) test.*/\1/p' "$TEST_DIR/unittest.log")
 ((ran >= 60)) || fail "only $ran python tests ran"
 
+# --- the example agent loop: each tool call a fresh agent, with a token
+out=$("$PYTHON" "$top_srcdir/examples/python/agent_loop.py" --template tools --audience mcp://tools \
+        --agentctl "$AGENTCTL" 2>&1) || fail "example failed: $out"
+echo "$out" | head -n 30
+assert_contains "$out" "=== 4 tool calls"
+names=$(grep -o 'agent:  ag-tools-[a-z0-9]*' <<<"$out" | cut -c9- | sort -u)
+assert_eq "$(wc -l <<<"$names")" 4 "a fresh agent per tool call"
+assert_contains "$out" "token for mcp://tools"
+assert_contains "$out" "mcp server: "
+assert_contains "$out" "Permission denied" "the shadow file read"
+for n in $names; do
+        assert_eq "$("$AGENTCTL" --json show "$n" | jq -r .state)" revoked "$n after its call"
+        assert_contains "$out" "--- agentctl " "audit story of $n"
+        [[ $(sqlite3 "$TEST_DIR/state/agentid.db" "SELECT count(*) FROM events WHERE agent = '$n' AND event = 'token'") == 1 ]] ||
+                fail "no token event for $n"
+done
+
+# --- pip install ./python into a venv (offline: the in-tree backend needs nothing)
+if "$PYTHON" -m venv "$TEST_DIR/venv" >/dev/null 2>&1; then
+        cp -r "$top_srcdir/python" "$TEST_DIR/python-src"  # the checkout may be read-only (distcheck)
+        chmod -R u+w "$TEST_DIR/python-src"
+        (cd "$TEST_DIR" && PIP_NO_INDEX=1 "$TEST_DIR/venv/bin/pip" install --quiet ./python-src) ||
+                fail "pip install ./python failed"
+        got=$(cd / && env -u PYTHONPATH "$TEST_DIR/venv/bin/python" -c \
+                'import agentid; print(agentid.__file__); print(agentid.Client().status().caller.admin)')
+        assert_contains "$got" "$TEST_DIR/venv/lib/" "installed package location"
+        assert_contains "$got" "True" "status through the installed package"
+else
+        fail "python3 -m venv does not work: install python3-venv (scripts/install-deps)"
+fi
+
 echo "python: ok"

@@ -123,6 +123,30 @@ class MethodsTest(unittest.TestCase):
             self.assertIn(m, used)
 
 
+class MakefileTest(unittest.TestCase):
+    """`make install` and `make dist` list the files one by one: a module
+    added to the package but not to Makefile.am would be missing from the
+    installed package."""
+
+    def listed(self, variable):
+        with open(os.path.join(TOP_SRCDIR, "Makefile.am"), encoding="utf-8") as f:
+            text = f.read().replace("\\\n", " ")
+        found = set()
+        for m in re.finditer(rf"^{re.escape(variable)}\s*\+?=(.*)$", text, re.M):
+            found |= set(m.group(1).split())
+        return found
+
+    def test_package_files_are_installed(self):
+        pkg = os.path.join(TOP_SRCDIR, "python", "agentid")
+        have = {f"python/agentid/{n}" for n in os.listdir(pkg) if n.endswith(".py") or n == "py.typed"}
+        self.assertEqual(self.listed("PYTHON_PACKAGE"), have)
+
+    def test_tests_are_distributed(self):
+        here = os.path.join(TOP_SRCDIR, "tests", "python")
+        have = {f"tests/python/{n}" for n in os.listdir(here) if n.endswith(".py")}
+        self.assertLessEqual(have, self.listed("EXTRA_DIST"))
+
+
 class VersionTest(unittest.TestCase):
     def test_one_version(self):
         with open(os.path.join(TOP_SRCDIR, "configure.ac"), encoding="utf-8") as f:
