@@ -1,10 +1,11 @@
 # SPDX-License-Identifier: MIT
-"""Every error class, raised by the real broker with its message. The two
-the broker cannot be made to return on demand (AuditFailed: its audit
-store or journald failing; InternalError: its database failing) are
-covered here where reachable without breaking the host, and by the fake
-broker of test_wire for the class mapping."""
+"""Every error class, raised by the real broker with its message.
+AuditFailed comes from a third broker whose (stand-in) journald the test
+stops; InternalError (the broker's database failing) cannot be caused from
+outside without breaking the host, and is covered by test_wire's fake
+broker."""
 import os
+import signal
 import time
 import unittest
 
@@ -140,10 +141,25 @@ class ErrorsTest(unittest.TestCase):
         self.expect(agentid.NoSuchRequest, self.c.approve, "r00000000000")
         self.expect(agentid.NoSuchRequest, self.c.deny, "r00000000000")
 
+    @unittest.skipUnless(os.environ.get("AGENTID_TEST_AUDIT_SOCKET"), "needs a mount namespace")
+    def test_audit_failed(self):
+        # The broker with journal = required loses its journald: a mint it
+        # cannot record is refused, and nothing is minted.
+        audit = agentid.Client(socket=os.environ["AGENTID_TEST_AUDIT_SOCKET"], timeout=10)
+        first = audit.mint(reason="recorded")
+        audit.revoke(first.name)
+        os.kill(int(os.environ["AGENTID_TEST_JOURNALD_PID"]), signal.SIGKILL)
+        time.sleep(0.1)
+        self.expect(agentid.AuditFailed, audit.mint, reason="not recorded", contains="could not be recorded")
+        self.assertEqual([a.name for a in audit.list(all=True)], [first.name])
+
     def test_zz_every_class_was_raised(self):
         # Runs last (by name): every class of the headers, from the broker,
-        # but for the two the broker cannot be made to fail with here.
-        not_reachable = {agentid.AuditFailed, agentid.InternalError}
+        # but for InternalError (its database failing), which test_wire
+        # covers with a fake broker.
+        not_reachable = {agentid.InternalError}
+        if not os.environ.get("AGENTID_TEST_AUDIT_SOCKET"):
+            not_reachable.add(agentid.AuditFailed)
         if len(RAISED_BY_BROKER) < 10:
             self.skipTest("run with the whole ErrorsTest")
         self.assertEqual(set(agentid.ERROR_CLASSES.values()) - not_reachable, RAISED_BY_BROKER)
