@@ -36,12 +36,11 @@ def db():
     return sqlite3.connect(f"file:{TEST_DIR}/state/agentid.db?mode=ro", uri=True, timeout=10)
 
 
-def count_events(event, detail_like=None):
+def count_events(event, detail_like="%", agent=None):
+    """Events of a type (detail LIKE detail_like, of one agent if given)."""
     with db() as c:
-        if detail_like is None:
-            return c.execute("SELECT count(*) FROM events WHERE event = ?", (event,)).fetchone()[0]
-        return c.execute("SELECT count(*) FROM events WHERE event = ? AND detail LIKE ?",
-                         (event, detail_like)).fetchone()[0]
+        return c.execute("SELECT count(*) FROM events WHERE event = ? AND coalesce(detail, '') LIKE ? "
+                         "AND (? IS NULL OR agent = ?)", (event, detail_like, agent, agent)).fetchone()[0]
 
 
 def count_identities():

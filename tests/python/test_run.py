@@ -177,7 +177,7 @@ class RunTest(unittest.TestCase):
         self.assertTrue(wait_for(lambda: live_procs_of(uid) == 0), "processes after the orchestrator was killed")
         a = self.c.show(name)
         self.assertEqual(a.state, "revoked")
-        self.assertGreaterEqual(support.count_events("kill", f"%invoker-gone%"), 1)
+        self.assertEqual(support.count_events("kill", "%invoker-gone%", agent=name), 1)
 
     def test_exception_in_on_start_ends_the_task(self):
         box = {}
@@ -200,6 +200,7 @@ class RunTest(unittest.TestCase):
         self.assertIn(box["name"], str(cm.exception))
         self.assertTrue(wait_for(lambda: self.c.show(box["name"]).state == "revoked"))
         self.assertTrue(wait_for(lambda: live_procs_of(box["uid"]) == 0))
+        self.assertTrue(wait_for(lambda: support.count_events("kill", "%invoker-gone%", agent=box["name"]) == 1))
 
     def test_ttl_and_revoke_end_the_task(self):
         start = time.monotonic()
