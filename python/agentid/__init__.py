@@ -13,9 +13,11 @@ generated from include/agentid/*.h). See docs/protocol.md.
 from . import _protocol as protocol
 from ._run import DEVNULL, FORWARDED_SIGNALS, PIPE, RunningTask
 from .client import Client
-from .errors import *  # noqa: F401,F403 (one class per broker error)
-from .errors import ERROR_CLASSES, AgentidError, BrokerError, ConnectionFailed, ConnectionLost, \
-    ProtocolViolation, Timeout
+from .errors import (ERROR_CLASSES, AgentidError, AudienceMismatch, AuditFailed, BrokerError, ConnectionFailed,
+                     ConnectionLost, GrantUsed, InternalError, InvalidParameter, InvalidRequest, InvalidToken,
+                     MessageTooLarge, MethodNotFound, NoSuchAgent, NoSuchRequest, NoSuchTemplate, PermissionDenied,
+                     ProtocolViolation, RangeExhausted, TaskFailed, Timeout, TokenExpired, TokenRevoked,
+                     TooManyConnections)
 from .results import (Caller, Decision, DelegationLink, Grant, Identity, RevokeResult, RunResult, Status,
                       StepUpRequest, TemplateInfo, Token, Verification)
 
@@ -27,4 +29,9 @@ __all__ = [
     "Verification", "StepUpRequest", "Decision", "RunResult",
     "AgentidError", "BrokerError", "ConnectionFailed", "ConnectionLost", "ProtocolViolation", "Timeout",
     "ERROR_CLASSES",
-] + [cls.__name__ for cls in ERROR_CLASSES.values()]
+    # One class per broker error, named as on the wire (test_drift checks
+    # that every error of the headers is here).
+    "AudienceMismatch", "AuditFailed", "GrantUsed", "InternalError", "InvalidParameter", "InvalidRequest",
+    "InvalidToken", "MessageTooLarge", "MethodNotFound", "NoSuchAgent", "NoSuchRequest", "NoSuchTemplate",
+    "PermissionDenied", "RangeExhausted", "TaskFailed", "TokenExpired", "TokenRevoked", "TooManyConnections",
+]

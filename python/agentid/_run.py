@@ -14,7 +14,6 @@ and asyncio drivers below only wait for those events.
 from __future__ import annotations
 
 import asyncio
-import errno
 import os
 import select
 import signal as _signal
@@ -25,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import _protocol, _wire
-from .errors import ConnectionLost, ProtocolViolation, Timeout, from_reply
+from .errors import ConnectionLost, Timeout, from_reply
 from .results import Identity, RunResult, _RunEnded, _RunStarted, from_json
 
 #: Give the task a pipe (stdin: fed from ``input``; stdout/stderr: captured

@@ -7,6 +7,7 @@ import os
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 from . import _protocol, _run, _wire
+from .errors import ProtocolViolation
 from .results import (Decision, Grant, Identity, RevokeResult, RunResult, Status, StepUpRequest, Token,
                       Verification, _ListPage, _StepUpList, from_json)
 
@@ -94,7 +95,7 @@ class Client:
             if page.next is None:
                 return agents
             if page.next <= after:
-                raise _wire.ProtocolViolation("List: the next cursor does not advance")
+                raise ProtocolViolation("List: the next cursor does not advance")
             after = page.next
 
     def show(self, agent: Union[str, int]) -> Identity:

@@ -5,7 +5,6 @@ import datetime
 import json
 import os
 import threading
-import time
 import unittest
 
 import agentid

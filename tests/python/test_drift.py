@@ -86,6 +86,7 @@ class ErrorsTest(unittest.TestCase):
         for wire, cls in errors.ERROR_CLASSES.items():
             self.assertEqual(cls.__name__, wire.rsplit(".", 1)[1])
             self.assertIs(getattr(agentid, cls.__name__), cls)
+            self.assertIn(cls.__name__, agentid.__all__)
             self.assertTrue(issubclass(cls, agentid.BrokerError))
 
     def test_every_error_class_is_a_header_error(self):

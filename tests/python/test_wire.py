@@ -14,7 +14,7 @@ import time
 import unittest
 
 import agentid
-from agentid import _protocol, _wire
+from agentid import _protocol
 
 
 def frame(obj):
