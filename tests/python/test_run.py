@@ -196,7 +196,7 @@ class RunTest(unittest.TestCase):
         start = time.monotonic()
         with self.assertRaises(agentid.Timeout) as cm:
             self.c.run(["sleep", "100"], timeout=1, on_start=lambda t: box.update(name=t.agent, uid=t.identity.uid))
-        self.assertLess(time.monotonic() - start, 3)
+        self.assertLess(time.monotonic() - start, 5)  # 1 s, with room for a loaded machine
         self.assertIn(box["name"], str(cm.exception))
         self.assertTrue(wait_for(lambda: self.c.show(box["name"]).state == "revoked"))
         self.assertTrue(wait_for(lambda: live_procs_of(box["uid"]) == 0))
@@ -205,7 +205,7 @@ class RunTest(unittest.TestCase):
     def test_ttl_and_revoke_end_the_task(self):
         start = time.monotonic()
         r = self.c.run(["sleep", "100"], ttl=1)
-        self.assertLess(time.monotonic() - start, 3)
+        self.assertLess(time.monotonic() - start, 5)
         self.assertEqual((r.ended, r.exit_status), ("expired", None))
         self.assertFalse(r.ok)
         other = support.client()
