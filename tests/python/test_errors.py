@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: MIT
 """Every error class, raised by the real broker with its message.
-AuditFailed comes from a third broker whose (stand-in) journald the test
-stops; InternalError (the broker's database failing) cannot be caused from
-outside without breaking the host, and is covered by test_wire's fake
-broker."""
+AuditFailed comes from a third broker (journal = required, in a mount
+namespace of its own) that loses its stand-in journald. InternalError (the
+broker's database failing) cannot be caused from outside without stopping
+the broker: a filled disk does not fail SQLite's preallocated WAL, and a
+held write lock makes agentidd exit (its per-turn BEGIN fails). test_wire
+covers its class mapping with a fake broker."""
 import os
 import signal
 import time
@@ -142,21 +144,22 @@ class ErrorsTest(unittest.TestCase):
         self.expect(agentid.NoSuchRequest, self.c.deny, "r00000000000")
 
     @unittest.skipUnless(os.environ.get("AGENTID_TEST_AUDIT_SOCKET"), "needs a mount namespace")
-    def test_audit_failed(self):
-        # The broker with journal = required loses its journald: a mint it
-        # cannot record is refused, and nothing is minted.
+    def test_journald_gone_audit_failed(self):
+        # journal = required, and its journald is gone: a mint it cannot
+        # record is refused, and nothing is minted.
         audit = agentid.Client(socket=os.environ["AGENTID_TEST_AUDIT_SOCKET"], timeout=10)
         first = audit.mint(reason="recorded")
         audit.revoke(first.name)
+        before = audit.list(all=True)
         os.kill(int(os.environ["AGENTID_TEST_JOURNALD_PID"]), signal.SIGKILL)
         time.sleep(0.1)
         self.expect(agentid.AuditFailed, audit.mint, reason="not recorded", contains="could not be recorded")
-        self.assertEqual([a.name for a in audit.list(all=True)], [first.name])
+        self.assertEqual(audit.list(all=True), before)
 
     def test_zz_every_class_was_raised(self):
         # Runs last (by name): every class of the headers, from the broker,
-        # but for InternalError (its database failing), which test_wire
-        # covers with a fake broker.
+        # but InternalError (see above), and AuditFailed where the audit
+        # broker's namespace could not be made.
         not_reachable = {agentid.InternalError}
         if not os.environ.get("AGENTID_TEST_AUDIT_SOCKET"):
             not_reachable.add(agentid.AuditFailed)
