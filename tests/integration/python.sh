@@ -7,6 +7,10 @@
 # into a venv.
 source "$(dirname "$0")/lib.sh"
 PYTHON=${PYTHON:-python3}
+if [[ $(id -u) -ne 0 ]]; then
+        echo "SKIP: needs root (tasks run as agents; setpriv to nobody)"
+        exit 77
+fi
 if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
         echo "SKIP: needs python3 (3.11 or later)"
         exit 77
