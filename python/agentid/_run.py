@@ -81,7 +81,6 @@ class _RunSession:
         self.reader = _wire.FrameReader()
         self.out = bytearray(_wire.encode_request(_protocol.METHOD_RUN, params))
         self.sock: Optional[socket.socket] = None
-        self.connected = False
         self.started: Optional[RunningTask] = None
         self.ended: Optional[_RunEnded] = None
         self.ended_at = 0.0
@@ -166,6 +165,9 @@ class _RunSession:
         """How long the driver may wait (None: for ever); Timeout when a
         deadline has passed."""
         limits = []
+        if self.ended is not None:
+            # The task is over: only its captured output is still coming.
+            return max(0.0, _DRAIN_SECONDS - (time.monotonic() - self.ended_at)) + 0.01
         try:
             if self.started is None:
                 left = self.start_deadline.left()
@@ -176,8 +178,6 @@ class _RunSession:
                 limits.append(left)
         except Timeout:
             raise self.timeout_error() from None
-        if self.ended is not None:
-            limits.append(max(0.0, _DRAIN_SECONDS - (time.monotonic() - self.ended_at)) + 0.01)
         if self.out and self.started is not None:
             limits.append(0.05)  # a signal queued from a handler: retry soon
         return min(limits) if limits else None
@@ -187,7 +187,6 @@ class _RunSession:
         if self.sock is None:
             self.sock = _wire.start_connect(self.path)
         if _wire.try_connect(self.sock, self.path):
-            self.connected = True
             return True
         return False
 
