@@ -16,7 +16,14 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
         exit 77
 fi
 
-# The last uids of this test's slice belong to two more brokers.
+# This test's slice, moved below the default agent range: a broker left
+# running on the host with the default range (quickstart, a profiling run)
+# sweeps that whole range every 30 s and kills any process there that is not
+# its own agent's, tasks of this test included. 1000000000 + slot * 100000
+# stays clear of it (and of the fixed ranges of other tests).
+UID_MIN=$((1000000000 + UID_SLOT * 100000))
+UID_MAX=$((UID_MIN + 99999))
+# The last uids of the slice belong to two more brokers.
 TINY_UID=$UID_MAX
 AUDIT_UID=$((UID_MAX - 1))
 UID_MAX=$((UID_MAX - 2))
