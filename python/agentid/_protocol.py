@@ -22,6 +22,8 @@ METHOD_JWKS = 'io.agentid.Jwks'
 METHOD_ROTATE_KEYS = 'io.agentid.RotateKeys'
 METHOD_ISSUE_GRANT = 'io.agentid.IssueGrant'
 METHOD_REDEEM_GRANT = 'io.agentid.RedeemGrant'
+METHOD_AUDIT = 'io.agentid.Audit'
+METHOD_AUDIT_PRUNE = 'io.agentid.AuditPrune'
 ERROR_INVALID_REQUEST = 'io.agentid.InvalidRequest'
 ERROR_MESSAGE_TOO_LARGE = 'io.agentid.MessageTooLarge'
 ERROR_METHOD_NOT_FOUND = 'io.agentid.MethodNotFound'
@@ -120,6 +122,8 @@ METHODS = {
     'ROTATE_KEYS': 'io.agentid.RotateKeys',
     'ISSUE_GRANT': 'io.agentid.IssueGrant',
     'REDEEM_GRANT': 'io.agentid.RedeemGrant',
+    'AUDIT': 'io.agentid.Audit',
+    'AUDIT_PRUNE': 'io.agentid.AuditPrune',
     'STEP_UP': 'io.agentid.StepUp',
     'STEP_UP_WAIT': 'io.agentid.StepUpWait',
     'STEP_UP_LIST': 'io.agentid.StepUpList',
