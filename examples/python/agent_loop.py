@@ -40,8 +40,10 @@ IN_TASK = r'''
 if MCP_TOKEN=$("$AGENTCTL" token --audience "$MCP_AUDIENCE" --ttl 2m 2>&1); then
         export MCP_TOKEN
         echo "[$AGENTID_NAME] token for $MCP_AUDIENCE: ${#MCP_TOKEN} bytes" >&2
-        # What the MCP server would do with it.
-        "$AGENTCTL" verify "$MCP_TOKEN" --audience "$MCP_AUDIENCE" 2>&1 | sed "s/^/[$AGENTID_NAME] mcp server: /" >&2
+        # What the MCP server would do with it (on stdin: a token on a
+        # command line would show in ps and in the audit trail's argv).
+        printf '%s' "$MCP_TOKEN" | "$AGENTCTL" verify - --audience "$MCP_AUDIENCE" 2>&1 |
+                sed "s/^/[$AGENTID_NAME] mcp server: /" >&2
 else
         echo "[$AGENTID_NAME] no token for $MCP_AUDIENCE: $MCP_TOKEN" >&2
 fi

@@ -18,7 +18,7 @@ from .errors import (ERROR_CLASSES, AgentidError, AudienceMismatch, AuditFailed,
                      MessageTooLarge, MethodNotFound, NoSuchAgent, NoSuchRequest, NoSuchTemplate, PermissionDenied,
                      ProtocolViolation, RangeExhausted, TaskFailed, Timeout, TokenExpired, TokenRevoked,
                      TooManyConnections)
-from .results import (Caller, Decision, DelegationLink, Grant, Identity, RevokeResult, RunResult, Status,
+from .results import (AuditEvent, AuditTip, AuditTrail, Caller, Decision, DelegationLink, Grant, Identity, RevokeResult, RunResult, Status,
                       StepUpRequest, TemplateInfo, Token, Verification)
 
 __version__ = "0.1.0"
@@ -26,7 +26,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Client", "PIPE", "DEVNULL", "FORWARDED_SIGNALS", "RunningTask", "protocol",
     "Identity", "DelegationLink", "RevokeResult", "Status", "TemplateInfo", "Caller", "Token", "Grant",
-    "Verification", "StepUpRequest", "Decision", "RunResult",
+    "Verification", "StepUpRequest", "Decision", "RunResult", "AuditEvent", "AuditTip", "AuditTrail",
     "AgentidError", "BrokerError", "ConnectionFailed", "ConnectionLost", "ProtocolViolation", "Timeout",
     "ERROR_CLASSES",
     # One class per broker error, named as on the wire (test_drift checks

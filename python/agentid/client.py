@@ -8,8 +8,8 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 
 from . import _protocol, _run, _wire
 from .errors import ProtocolViolation
-from .results import (Decision, Grant, Identity, RevokeResult, RunResult, Status, StepUpRequest, Token,
-                      Verification, _ListPage, _StepUpList, from_json)
+from .results import (AuditTrail, Decision, Grant, Identity, RevokeResult, RunResult, Status, StepUpRequest,
+                      Token, Verification, _AuditPage, _ListPage, _StepUpList, from_json)
 
 Duration = Union[str, int, datetime.timedelta]
 PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
@@ -123,6 +123,25 @@ class Client:
     def status(self) -> Status:
         """The broker's version, templates, counts, and who the caller is."""
         return from_json(Status, self.call(_protocol.METHOD_STATUS), "Status")
+
+    def audit(self, agent: Optional[str] = None, owner: Optional[int] = None, event: Optional[str] = None,
+              since_usec: Optional[int] = None, until_usec: Optional[int] = None) -> AuditTrail:
+        """The audit trail in chain order, every page: one agent's story
+        (its events and its sub-agents' mints, with its identity), an
+        owner's agents, or everything the caller may see."""
+        events: List[Any] = []
+        after = 0
+        while True:
+            params = _put({}, agent=agent, owner=owner, event=event, since_usec=since_usec, until_usec=until_usec)
+            if after:
+                params["after"] = after
+            page = from_json(_AuditPage, self.call(_protocol.METHOD_AUDIT, params), "Audit")
+            events += page.events
+            if page.next is None:
+                return AuditTrail(events=events, tip=page.tip, identity=page.identity)
+            if page.next <= after:
+                raise ProtocolViolation("Audit: the next cursor does not advance")
+            after = page.next
 
     # --- credentials -----------------------------------------------------------------
     def token(self, audience: Optional[str] = None, ttl: Optional[Duration] = None,

@@ -209,6 +209,41 @@ class Decision:
 
 
 @dataclass(frozen=True)
+class AuditEvent:
+    """One event of the audit trail, in chain order (docs/audit.md)."""
+    seq: int
+    event: str
+    time: Optional[str] = None
+    time_usec: Optional[int] = None
+    agent: Optional[str] = None
+    uid: Optional[int] = None
+    owner_uid: Optional[int] = None
+    template: Optional[str] = None
+    reason: Optional[str] = None
+    caller_uid: Optional[int] = None
+    caller_pid: Optional[int] = None
+    detail: Optional[str] = None
+    prev_hash: Optional[str] = None
+    hash: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class AuditTip:
+    """The chain's last event when the trail was read."""
+    seq: int
+    hash: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class AuditTrail:
+    """Audit: the events asked for (every page), the chain's tip, and for
+    one agent its identity (with its delegation)."""
+    events: List[AuditEvent]
+    tip: Optional[AuditTip] = None
+    identity: Optional[Identity] = None
+
+
+@dataclass(frozen=True)
 class RunResult:
     """How a task run by ``Client.run`` ended.
 
@@ -262,6 +297,14 @@ class _RunEnded:
 class _ListPage:
     agents: List[Identity]
     next: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class _AuditPage:
+    events: List[AuditEvent]
+    next: Optional[int] = None
+    tip: Optional[AuditTip] = None
+    identity: Optional[Identity] = None
 
 
 @dataclass(frozen=True)

@@ -145,9 +145,14 @@ assert_eq "$(wc -l <<<"$names")" 4 "a fresh agent per tool call"
 assert_contains "$out" "token for mcp://tools"
 assert_contains "$out" "mcp server: "
 assert_contains "$out" "Permission denied" "the shadow file read"
+# The audit story (agentctl audit, where this agentctl has it) shows the
+# token event, and no token itself (it went to verify on stdin).
+story=show
+"$AGENTCTL" --help | grep -q '^  audit ' && story=audit
+[[ $out != *eyJ* ]] || fail "a token is in the example's output or audit story"
 for n in $names; do
         assert_eq "$("$AGENTCTL" --json show "$n" | jq -r .state)" revoked "$n after its call"
-        assert_contains "$out" "--- agentctl " "audit story of $n"
+        assert_contains "$out" "--- agentctl $story $n" "audit story of $n"
         [[ $(sqlite3 "$TEST_DIR/state/agentid.db" "SELECT count(*) FROM events WHERE agent = '$n' AND event = 'token'") == 1 ]] ||
                 fail "no token event for $n"
 done

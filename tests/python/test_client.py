@@ -111,6 +111,24 @@ class IdentityMethodsTest(unittest.TestCase):
             a.name = "x"
         self.c.revoke(a.name)
 
+    def test_audit(self):
+        r = self.c.run(["true"], template="tools", reason="audited call", on_behalf_of="bob@example.com")
+        trail = self.c.audit(agent=r.agent)
+        self.assertIsInstance(trail, agentid.AuditTrail)
+        self.assertEqual(trail.identity.name, r.agent)
+        self.assertEqual(trail.identity.on_behalf_of, "bob@example.com")
+        kinds = [e.event for e in trail.events]
+        for kind in ("mint", "run", "revoke", "kill"):
+            self.assertIn(kind, kinds, kinds)
+        self.assertTrue(all(isinstance(e, agentid.AuditEvent) and e.agent == r.agent for e in trail.events))
+        seqs = [e.seq for e in trail.events]
+        self.assertEqual(seqs, sorted(seqs))
+        self.assertGreaterEqual(trail.tip.seq, seqs[-1])
+        mints = self.c.audit(event="mint", since_usec=r.identity.created_usec)
+        self.assertIn(r.agent, [e.agent for e in mints.events])
+        with self.assertRaises(agentid.NoSuchAgent):
+            self.c.audit(agent="ag-tools-zzzzzz")
+
     def test_low_level_call(self):
         keys = self.c.call(_protocol.METHOD_JWKS)["keys"]
         self.assertEqual(keys[0]["kty"], "OKP")
