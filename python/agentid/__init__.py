@@ -17,7 +17,7 @@ from .errors import (ERROR_CLASSES, AgentidError, AudienceMismatch, AuditFailed,
                      ConnectionLost, GrantUsed, InternalError, InvalidParameter, InvalidRequest, InvalidToken,
                      MessageTooLarge, MethodNotFound, NoSuchAgent, NoSuchRequest, NoSuchTemplate, PermissionDenied,
                      ProtocolViolation, RangeExhausted, TaskFailed, Timeout, TokenExpired, TokenRevoked,
-                     TooManyConnections)
+                     TooManyConnections, TooManyRequests)
 from .results import (AuditEvent, AuditTip, AuditTrail, Caller, Decision, DelegationLink, Grant, Identity, RevokeResult, RunResult, Status,
                       StepUpRequest, TemplateInfo, Token, Verification)
 
@@ -33,5 +33,5 @@ __all__ = [
     # that every error of the headers is here).
     "AudienceMismatch", "AuditFailed", "GrantUsed", "InternalError", "InvalidParameter", "InvalidRequest",
     "InvalidToken", "MessageTooLarge", "MethodNotFound", "NoSuchAgent", "NoSuchRequest", "NoSuchTemplate",
-    "PermissionDenied", "RangeExhausted", "TaskFailed", "TokenExpired", "TokenRevoked", "TooManyConnections",
+    "PermissionDenied", "RangeExhausted", "TaskFailed", "TokenExpired", "TokenRevoked", "TooManyConnections", "TooManyRequests",
 ]

@@ -35,6 +35,7 @@ ERROR_RANGE_EXHAUSTED = 'io.agentid.RangeExhausted'
 ERROR_AUDIT_FAILED = 'io.agentid.AuditFailed'
 ERROR_INTERNAL = 'io.agentid.InternalError'
 ERROR_TOO_MANY_CONNECTIONS = 'io.agentid.TooManyConnections'
+ERROR_TOO_MANY_REQUESTS = 'io.agentid.TooManyRequests'
 ERROR_TASK_FAILED = 'io.agentid.TaskFailed'
 ERROR_INVALID_TOKEN = 'io.agentid.InvalidToken'
 ERROR_TOKEN_EXPIRED = 'io.agentid.TokenExpired'
@@ -66,6 +67,11 @@ TTL_MIN_USEC = 1000000
 TTL_MAX_USEC = 604800000000
 MAX_CONNECTIONS_DEFAULT = 256
 IDLE_TIMEOUT_USEC_DEFAULT = 30000000
+RESERVED_CONNECTIONS_DIVISOR = 8
+MAX_CONNECTIONS_PER_UID_DEFAULT = 32
+REQUEST_RATE_DEFAULT = 200
+REQUEST_BURST_DEFAULT = 400
+REFUSAL_WINDOW_USEC_DEFAULT = 10000000
 OUTPUT_BUFFER_MAX = 16777216
 
 # include/agentid/token.h
@@ -146,6 +152,7 @@ ERRORS = {
     'AUDIT_FAILED': 'io.agentid.AuditFailed',
     'INTERNAL': 'io.agentid.InternalError',
     'TOO_MANY_CONNECTIONS': 'io.agentid.TooManyConnections',
+    'TOO_MANY_REQUESTS': 'io.agentid.TooManyRequests',
     'TASK_FAILED': 'io.agentid.TaskFailed',
     'INVALID_TOKEN': 'io.agentid.InvalidToken',
     'TOKEN_EXPIRED': 'io.agentid.TokenExpired',

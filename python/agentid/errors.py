@@ -112,6 +112,12 @@ class TooManyConnections(BrokerError):
     wire_name = _protocol.ERROR_TOO_MANY_CONNECTIONS
 
 
+class TooManyRequests(BrokerError):
+    """The caller's uid is over its request share (request_rate); the request
+    was not handled: retry later."""
+    wire_name = _protocol.ERROR_TOO_MANY_REQUESTS
+
+
 class TaskFailed(BrokerError):
     """Run: the command could not be started; the identity is revoked."""
     wire_name = _protocol.ERROR_TASK_FAILED

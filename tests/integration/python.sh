@@ -30,6 +30,7 @@ UID_MAX=$((UID_MAX - 2))
 write_config <<'C'
 issuer = agentid:python-test
 token_leeway = 0s
+refusal_window = 1s
 C
 cat >"$TEST_DIR/etc/templates.d/default.conf" <<'T'
 [template]
@@ -56,12 +57,13 @@ sudo = approve
 T
 start_broker
 
-# The tiny broker: one uid (RangeExhausted) and two connections
-# (TooManyConnections).
+# The tiny broker: one uid (RangeExhausted), two connections
+# (TooManyConnections), and a request share of 1 a second for users other
+# than root (TooManyRequests).
 TINY=$TEST_DIR/tiny
 mkdir -p "$TINY/etc/templates.d"
-printf '[broker]\njournal = off\nuid_min = %s\nuid_max = %s\nmax_connections = 2\n' "$TINY_UID" "$TINY_UID" \
-        >"$TINY/etc/agentid.conf"
+printf '[broker]\njournal = off\nuid_min = %s\nuid_max = %s\nmax_connections = 2\nreserved_connections = 0\nrequest_rate = 1\nrequest_burst = 2\n' \
+        "$TINY_UID" "$TINY_UID" >"$TINY/etc/agentid.conf"
 cp "$TEST_DIR/etc/templates.d/default.conf" "$TINY/etc/templates.d/"
 "$AGENTIDD" --config "$TINY/etc/agentid.conf" --state-dir "$TINY/state" --runtime-dir "$TINY/run" \
         >>"$TEST_DIR/tiny.log" 2>&1 &

@@ -6,7 +6,9 @@ broker's database failing) cannot be caused from outside without stopping
 the broker: a filled disk does not fail SQLite's preallocated WAL, and a
 held write lock makes agentidd exit (its per-turn BEGIN fails). test_wire
 covers its class mapping with a fake broker."""
+import json
 import os
+import pwd
 import signal
 import time
 import unittest
@@ -110,6 +112,35 @@ class ErrorsTest(unittest.TestCase):
                 time.sleep(0.05)
         else:
             self.fail("the tiny broker does not serve again")
+
+    def test_too_many_requests(self):
+        # Over its share, nobody's requests are refused, not handled; root
+        # has no share (it always gets through).
+        code = """
+import json, sys, agentid
+c = agentid.Client(socket=sys.argv[1], timeout=10)
+out = []
+for _ in range(6):
+    try:
+        c.status()
+        out.append("ok")
+    except agentid.TooManyRequests as e:
+        out.append([e.error, e.message])
+print(json.dumps(out))
+"""
+        nobody = pwd.getpwnam("nobody")
+        p = support.python_as(nobody.pw_uid, nobody.pw_gid, code, support.TINY_SOCKET)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = json.loads(p.stdout)
+        self.assertEqual(out[0], "ok")
+        refused = [r for r in out if r != "ok"]
+        self.assertTrue(refused, out)
+        self.assertEqual(refused[0][0], agentid.TooManyRequests.wire_name)
+        self.assertIn("request share", refused[0][1])
+        RAISED_BY_BROKER.add(agentid.TooManyRequests)
+        tiny = agentid.Client(socket=support.TINY_SOCKET, timeout=10)
+        for _ in range(6):
+            tiny.status()
 
     def test_task_failed(self):
         before = support.count_events("revoke")
