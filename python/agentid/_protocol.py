@@ -16,6 +16,7 @@ METHOD_REVOKE = 'io.agentid.Revoke'
 METHOD_STATUS = 'io.agentid.Status'
 METHOD_RUN = 'io.agentid.Run'
 METHOD_SIGNAL = 'io.agentid.Signal'
+METHOD_RUN_ATTACH = 'io.agentid.RunAttach'
 METHOD_ISSUE_TOKEN = 'io.agentid.IssueToken'
 METHOD_VERIFY_TOKEN = 'io.agentid.VerifyToken'
 METHOD_JWKS = 'io.agentid.Jwks'
@@ -122,6 +123,7 @@ METHODS = {
     'STATUS': 'io.agentid.Status',
     'RUN': 'io.agentid.Run',
     'SIGNAL': 'io.agentid.Signal',
+    'RUN_ATTACH': 'io.agentid.RunAttach',
     'ISSUE_TOKEN': 'io.agentid.IssueToken',
     'VERIFY_TOKEN': 'io.agentid.VerifyToken',
     'JWKS': 'io.agentid.Jwks',

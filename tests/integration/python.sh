@@ -32,24 +32,29 @@ issuer = agentid:python-test
 token_leeway = 0s
 refusal_window = 1s
 C
-cat >"$TEST_DIR/etc/templates.d/default.conf" <<'T'
+# Tasks have a private /tmp: the package copy and agentctl in $TEST_DIR are
+# granted to them read-only.
+cat >"$TEST_DIR/etc/templates.d/default.conf" <<T
 [template]
 name = default
+ReadOnlyPaths = $TEST_DIR
 ttl = 1m
 max_ttl = 10m
 T
-cat >"$TEST_DIR/etc/templates.d/tools.conf" <<'T'
+cat >"$TEST_DIR/etc/templates.d/tools.conf" <<T
 [template]
 name = tools
+ReadOnlyPaths = $TEST_DIR
 description = One tool call of an agent loop
 ttl = 2m
 max_ttl = 10m
 invokers = root
 scopes = mcp:call mcp:read
 T
-cat >"$TEST_DIR/etc/templates.d/stepup.conf" <<'T'
+cat >"$TEST_DIR/etc/templates.d/stepup.conf" <<T
 [template]
 name = stepup
+ReadOnlyPaths = $TEST_DIR
 ttl = 10m
 invokers = root
 approvers = root
