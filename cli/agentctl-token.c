@@ -102,7 +102,8 @@ out:
 }
 
 static void print_act(json_t *act) {
-        for (int k = 0; json_is_object(act) && k <= AGENTID_DELEGATION_DEPTH_MAX; k++) {
+        /* The agent, up to DEPTH_MAX parent agents, the user who minted the top one. */
+        for (int k = 0; json_is_object(act) && k < AGENTID_DELEGATION_DEPTH_MAX + 2; k++) {
                 printf("%s%s", k ? " > " : "", agentctl_text(json_string_value(json_object_get(act, "sub"))));
                 act = json_object_get(act, "act");
         }
@@ -111,16 +112,22 @@ static void print_act(json_t *act) {
 static void print_verified(json_t *reply, const char *what) {
         json_t *claims = json_object_get(reply, "claims"), *aud = json_object_get(claims, "aud");
         const char *scope = json_string_value(json_object_get(claims, "scope"));
+        const char *sub = json_string_value(json_object_get(claims, "sub"));
+        const char *agent = json_string_value(json_object_get(reply, "agent"));
 
+        if (!aud) /* a grant */
+                aud = json_object_get(claims, AGENTID_CLAIM_GRANT_AUDIENCE);
         printf("%-13s yes\n", what);
-        printf("agent:        %s (uid %" JSON_INTEGER_FORMAT ")\n", agentctl_text(json_string_value(json_object_get(reply, "agent"))),
+        printf("agent:        %s (uid %" JSON_INTEGER_FORMAT ")\n", agentctl_text(agent),
                json_integer_value(json_object_get(reply, "uid")));
+        /* sub is the principal the agent acts for, when there is one. */
+        printf("acts for:     %s\n", sub && agent && !streq(sub, agent) ? agentctl_text(sub) : "-");
         printf("issuer:       %s\n", agentctl_text(json_string_value(json_object_get(claims, "iss"))));
         printf("audience:     %s\n", json_is_string(aud) ? agentctl_text(json_string_value(aud)) : "(list)");
         printf("expires:      %s\n", agentctl_text(json_string_value(json_object_get(reply, "expires_at"))));
-        printf("template:     %s\n", agentctl_text(json_string_value(json_object_get(claims, "template"))));
+        printf("template:     %s\n", agentctl_text(json_string_value(json_object_get(claims, AGENTID_CLAIM_TEMPLATE))));
         printf("scope:        %s\n", agentctl_text(scope));
-        printf("acts for:     ");
+        printf("actors:       ");
         print_act(json_object_get(claims, "act"));
         printf("\njti:          %s\n", agentctl_text(json_string_value(json_object_get(claims, "jti"))));
 }

@@ -16,9 +16,11 @@
 /* A compact token is at most this long; longer input is refused before
  * any decoding. Our own tokens are well under 2 KiB. */
 #define AGENTID_TOKEN_MAX 8192
-/* Audiences: an RFC 8707 resource indicator or any printable string. */
+/* Audiences: an RFC 8707 resource indicator (an absolute URI without a
+ * fragment), at most this long. */
 #define AGENTID_AUDIENCE_MAX 256
-/* Issuer ("iss"), configurable in agentid.conf. */
+/* Issuer ("iss"), configurable in agentid.conf: an absolute URI without
+ * query or fragment; an https URL for discovery (RFC 8414). */
 #define AGENTID_ISSUER_MAX 256
 /* kid: RFC 7638 JWK thumbprint, base64url of a SHA-256 (43 chars). */
 #define AGENTID_KID_MAX 64
@@ -46,7 +48,27 @@
 /* The JWKS document published in the runtime directory. */
 #define AGENTID_JWKS_FILE "jwks.json"
 
-/* Header "typ" of tokens, and of one-time grants: explicit typing (RFC
- * 8725 section 3.11) so that neither is ever accepted as the other. */
-#define AGENTID_TOKEN_TYP "JWT"
+/* Header "typ" of tokens (the RFC 9068 access-token profile), of
+ * one-time grants and of the token status list: explicit typing (RFC 8725
+ * section 3.11) so that none is ever accepted as another. */
+#define AGENTID_TOKEN_TYP "at+jwt"
 #define AGENTID_GRANT_TYP "agentid-grant+jwt"
+#define AGENTID_STATUS_LIST_TYP "statuslist+jwt"
+
+/* Private claims carry this prefix (RFC 7519 section 4.3: names that
+ * cannot collide with registered or other parties' claims). */
+#define AGENTID_CLAIM_PREFIX "agentid_"
+#define AGENTID_CLAIM_UID AGENTID_CLAIM_PREFIX "uid"
+#define AGENTID_CLAIM_TEMPLATE AGENTID_CLAIM_PREFIX "template"
+#define AGENTID_CLAIM_OWNER AGENTID_CLAIM_PREFIX "owner"
+#define AGENTID_CLAIM_OWNER_UID AGENTID_CLAIM_PREFIX "owner_uid"
+/* Grants name their agent and audience in claims of their own, never in
+ * sub/client_id/aud: a token verifier that ignores typ still refuses a
+ * grant, for want of the claims every access token has. */
+#define AGENTID_CLAIM_GRANT_AGENT AGENTID_CLAIM_PREFIX "grant_agent"
+#define AGENTID_CLAIM_GRANT_AUDIENCE AGENTID_CLAIM_PREFIX "grant_audience"
+
+/* Files the broker publishes in its runtime directory for any web server
+ * to serve (docs/tokens.md, "Discovery"). */
+#define AGENTID_AS_METADATA_FILE "oauth-authorization-server.json"
+#define AGENTID_STATUS_LIST_FILE "statuslist.jwt"

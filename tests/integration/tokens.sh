@@ -74,16 +74,21 @@ token=$(as_agent "$A_uid" env -i AGENTID_SOCKET="$AGENTID_SOCKET" "$AGENTCTL" to
 [[ $token =~ ^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$ ]] || fail "not a compact JWS: $token"
 h=$(header_of "$token")
 c=$(claims_of "$token")
-assert_eq "$(jq -c '[.alg, .typ, .kid]' <<<"$h")" "[\"EdDSA\",\"JWT\",\"$kid1\"]" "header"
+# RFC 9068: typ at+jwt; client_id the agent; sub the principal it acts
+# for; act the actors (RFC 8693), the presenting agent outermost.
+assert_eq "$(jq -c '[.alg, .typ, .kid]' <<<"$h")" "[\"EdDSA\",\"at+jwt\",\"$kid1\"]" "header"
 assert_eq "$(jq -r .iss <<<"$c")" agentid:test-host "iss"
-assert_eq "$(jq -r .sub <<<"$c")" "$A" "sub"
+assert_eq "$(jq -r .sub <<<"$c")" alice@example.com "sub: the principal acted for"
+assert_eq "$(jq -r .client_id <<<"$c")" "$A" "client_id: the agent"
 assert_eq "$(jq -r .aud <<<"$c")" mcp://tickets "aud"
-assert_eq "$(jq -r .uid <<<"$c")" "$A_uid" "uid claim"
-assert_eq "$(jq -r .template <<<"$c")" worker "template claim"
+assert_eq "$(jq -r .agentid_uid <<<"$c")" "$A_uid" "uid claim"
+assert_eq "$(jq -r .agentid_template <<<"$c")" worker "template claim"
 assert_eq "$(jq -r .scope <<<"$c")" "tickets:read tickets:write" "scope claim"
-assert_eq "$(jq -r .owner <<<"$c")" root "owner claim"
-# act: root minted it, on behalf of alice; the current actor outermost.
-assert_eq "$(jq -c .act <<<"$c")" '{"act":{"sub":"alice@example.com"},"sub":"root","uid":0}' "act chain"
+assert_eq "$(jq -r .agentid_owner <<<"$c")" root "owner claim"
+# Only registered names and agentid_* ones.
+assert_eq "$(jq -c '[keys[] | select(startswith("agentid_") | not)]' <<<"$c")" \
+        '["act","aud","client_id","exp","iat","iss","jti","nbf","scope","sub"]' "claim names"
+assert_eq "$(jq -c .act <<<"$c")" "{\"act\":{\"agentid_uid\":0,\"sub\":\"root\"},\"agentid_uid\":$A_uid,\"sub\":\"$A\"}" "act chain"
 assert_eq "$(jq '.exp - .iat' <<<"$c")" 300 "default lifetime"
 assert_eq "$(jq '.nbf == .iat' <<<"$c")" true "nbf"
 [[ $(jq -r .jti <<<"$c") =~ ^[A-Za-z0-9_-]{22}$ ]] || fail "jti"
@@ -97,6 +102,16 @@ expect_error "PermissionDenied" as_agent "$A_uid" "$AGENTCTL" token --scope tick
 t3=$(as_agent "$A_uid" "$AGENTCTL" token --ttl 1h)
 (($(claims_of "$t3" | jq .exp) <= A_exp)) || fail "token outlives its agent"
 expect_error "InvalidParameter" as_agent "$A_uid" "$AGENTCTL" token --ttl 2h
+# Audience: an RFC 8707 resource indicator, an absolute URI without fragment.
+for bad in "not a uri at all" "tickets" "/relative/path" "https://mcp.example.com/#frag" "1http://x" \
+        "https:" "mcp://t%zz" $'mcp://tickets\n'; do
+        expect_error "audience must be an absolute URI without a fragment (RFC 8707)" \
+                as_agent "$A_uid" "$AGENTCTL" token --audience "$bad"
+        assert_contains "$LAST_ERROR" "io.agentid.InvalidParameter"
+done
+t4=$(as_agent "$A_uid" "$AGENTCTL" token --audience "https://mcp.example.com/api?tenant=1")
+assert_eq "$(claims_of "$t4" | jq -r .aud)" "https://mcp.example.com/api?tenant=1" "URI audience with query"
+expect_error "InvalidParameter" "$AGENTCTL" verify "$t4" --audience "not a uri"
 
 # Nobody else gets a token for the agent: not root, not another user, not
 # another agent, and there is no parameter to name one.
@@ -104,7 +119,9 @@ expect_error "is no live agent; only an agent's own processes get its credential
 expect_error "is no live agent; only an agent's own processes get its credentials (io.agentid.PermissionDenied)" as_nobody "$AGENTCTL" token
 B=$("$AGENTCTL" --json mint --template worker)
 B_uid=$(jq -r .uid <<<"$B")
-assert_eq "$(claims_of "$(as_agent "$B_uid" "$AGENTCTL" token)" | jq -r .sub)" "$(jq -r .name <<<"$B")" "B's token is B's"
+# Without on_behalf_of, sub is the agent itself.
+assert_eq "$(claims_of "$(as_agent "$B_uid" "$AGENTCTL" token)" | jq -r '.sub + " " + .client_id')" \
+        "$(jq -r '.name + " " + .name' <<<"$B")" "B's token is B's"
 out=$(printf '{"method":"io.agentid.IssueToken","parameters":{"agent":"%s"}}\0' "$A" |
         as_agent "$B_uid" "$RAW_CLIENT" "$AGENTID_SOCKET")
 assert_contains "$out" "io.agentid.InvalidParameter"
@@ -117,10 +134,11 @@ for _ in $(seq 1 40); do (($(deny_count "no live agent") >= 2)) && break; sleep 
 out=$(as_nobody "$AGENTCTL" verify "$token" --audience mcp://tickets)
 assert_contains "$out" "valid:        yes"
 assert_contains "$out" "agent:        $A (uid $A_uid)"
-assert_contains "$out" "acts for:     root > alice@example.com"
+assert_contains "$out" "acts for:     alice@example.com"
+assert_contains "$out" "actors:       $A > root"
 # From stdin, so the token never shows in ps.
 assert_contains "$(printf '%s\n' "$token" | "$AGENTCTL" verify - --audience mcp://tickets)" "valid:        yes"
-assert_eq "$("$AGENTCTL" --json verify "$token" --audience mcp://tickets | jq -r .claims.sub)" "$A" "verify --json"
+assert_eq "$("$AGENTCTL" --json verify "$token" --audience mcp://tickets | jq -r .claims.client_id)" "$A" "verify --json"
 # The default audience is the broker itself (issuer).
 tl=$(as_agent "$A_uid" "$AGENTCTL" token)
 assert_eq "$(claims_of "$tl" | jq -r .aud)" agentid:test-host "default audience"
@@ -133,15 +151,15 @@ expect_error "wrong audience" "$AGENTCTL" verify "$token"
 assert_contains "$LAST_ERROR" "io.agentid.AudienceMismatch"
 expect_error "AudienceMismatch" "$AGENTCTL" verify "$token" --audience mcp://other
 # Forged: our signature over other claims (uid 0).
-forged_claims=$(claims_of "$token" | jq -c '.uid = 0' | basenc --base64url -w0 | tr -d =)
+forged_claims=$(claims_of "$token" | jq -c '.agentid_uid = 0' | basenc --base64url -w0 | tr -d =)
 expect_error "bad signature" "$AGENTCTL" verify "$(segment "$token" 1).$forged_claims.$(segment "$token" 3)" --audience mcp://tickets
 # alg none, unsigned; alg HS256.
-none_h=$(printf '{"alg":"none","kid":"%s","typ":"JWT"}' "$kid1" | basenc --base64url -w0 | tr -d =)
+none_h=$(printf '{"alg":"none","kid":"%s","typ":"at+jwt"}' "$kid1" | basenc --base64url -w0 | tr -d =)
 expect_error "unsupported alg" "$AGENTCTL" verify "$none_h.$(segment "$token" 2).$(segment "$token" 3)" --audience mcp://tickets
-hs_h=$(printf '{"alg":"HS256","kid":"%s","typ":"JWT"}' "$kid1" | basenc --base64url -w0 | tr -d =)
+hs_h=$(printf '{"alg":"HS256","kid":"%s","typ":"at+jwt"}' "$kid1" | basenc --base64url -w0 | tr -d =)
 expect_error "unsupported alg" "$AGENTCTL" verify "$hs_h.$(segment "$token" 2).$(segment "$token" 3)" --audience mcp://tickets
 # Unknown kid.
-kid_h=$(printf '{"alg":"EdDSA","kid":"nope","typ":"JWT"}' | basenc --base64url -w0 | tr -d =)
+kid_h=$(printf '{"alg":"EdDSA","kid":"nope","typ":"at+jwt"}' | basenc --base64url -w0 | tr -d =)
 expect_error "unknown signing key" "$AGENTCTL" verify "$kid_h.$(segment "$token" 2).$(segment "$token" 3)" --audience mcp://tickets
 # Truncated, bad base64url, oversized, trailing garbage.
 expect_error "InvalidToken" "$AGENTCTL" verify "${token:0:${#token}-10}" --audience mcp://tickets
@@ -151,7 +169,7 @@ expect_error "malformed" "$AGENTCTL" verify "$token.x" --audience mcp://tickets
 assert_eq "$(count_events deny)" $((before + 10)) "every refused verification is recorded"
 assert_eq "$(sqlite3 "$DB" "SELECT count(*) FROM tokens")" "$tokens_before" "refusals change nothing"
 # Tokens are never stored: only jti, hash, audience, expiry.
-[[ -z $(sqlite3 "$DB" "SELECT 1 FROM tokens WHERE hash = '$(segment "$token" 3)' OR audience LIKE '%.%.%'") ]] ||
+[[ -z $(sqlite3 "$DB" "SELECT 1 FROM tokens WHERE hash = '$(segment "$token" 3)' OR audience LIKE 'eyJ%'") ]] ||
         fail "token text in the store"
 assert_eq "$(sqlite3 "$DB" "SELECT count(*) FROM tokens WHERE jti = '$(claims_of "$token" | jq -r .jti)' AND audience = 'mcp://tickets'")" 1 "token row"
 if grep -a -q "$(segment "$token" 3)" "$DB" "$DB-wal" 2>/dev/null; then fail "token signature found in the database files"; fi
@@ -182,6 +200,10 @@ expect_error "io.agentid.TokenExpired" "$AGENTCTL" verify "$short" --audience mc
 # --- one-time grants: die on first use; a replay is refused and recorded
 grant=$(as_agent "$A_uid" "$AGENTCTL" grant --audience pam:sudo)
 assert_eq "$(header_of "$grant" | jq -r .typ)" agentid-grant+jwt "grant typ"
+# No claim a token verifier needs: a grant is no access token even to one
+# that ignores typ.
+assert_eq "$(claims_of "$grant" | jq -c '[has("sub"), has("client_id"), has("aud"), .agentid_grant_audience, .agentid_grant_agent]')" \
+        "[false,false,false,\"pam:sudo\",\"$A\"]" "grant claims"
 expect_error "wrong token type" "$AGENTCTL" verify "$grant" --audience pam:sudo
 expect_error "wrong token type" "$AGENTCTL" redeem "$token" --audience mcp://tickets
 expect_error "AudienceMismatch" "$AGENTCTL" redeem "$grant" --audience pam:sshd
