@@ -398,22 +398,29 @@ int method_jwks(struct broker *b, const struct caller *c, json_t *params, struct
 }
 
 int method_rotate_keys(struct broker *b, const struct caller *c, json_t *params, struct reply *reply) {
-        static const char *const known[] = { NULL };
-        char old_kid[AGENTID_KID_MAX + 1], new_kid[AGENTID_KID_MAX + 1], detail[128];
+        static const char *const known[] = { "now", NULL };
+        char old_kid[AGENTID_KID_MAX + 1], new_kid[AGENTID_KID_MAX + 1], detail[128], at[RFC3339_MAX];
+        json_t *now = json_object_get(params, "now");
+        uint64_t activates;
         int r;
 
         if (params_check_known(params, known, reply) < 0)
                 return -EPROTO;
+        if (now && !json_is_boolean(now))
+                return reply_fail(reply, AGENTID_ERROR_INVALID_PARAMETER, "now must be true or false");
         if (!caller_is_admin(b, c)) {
                 snprintf(detail, sizeof(detail), "uid %u may not rotate the signing keys", (unsigned) c->uid);
                 broker_record_denial(b, c, NULL, NULL, detail);
                 return reply_fail(reply, AGENTID_ERROR_PERMISSION_DENIED, "%s (admins only)", detail);
         }
-        r = keyring_rotate(b, c, old_kid, new_kid);
-        if (r < 0)
+        r = keyring_rotate(b, c, json_is_true(now), old_kid, new_kid, &activates);
+        if (r < 0 && r != -EEXIST)
                 return reply_fail(reply, AGENTID_ERROR_INTERNAL, "rotating the signing key failed, nothing changed: %s",
                                   strerror(-r));
-        reply->parameters = json_pack("{s:s, s:o}", "kid", new_kid, "retired",
-                                      old_kid[0] ? json_string(old_kid) : json_null());
+        /* A next key already published: say which, and when it signs. */
+        reply->parameters = json_pack("{s:s, s:o, s:s, s:I, s:b}", "kid", new_kid, "retired",
+                                      old_kid[0] ? json_string(old_kid) : json_null(), "signs_from",
+                                      rfc3339_format(activates, at, sizeof(at)), "signs_from_usec",
+                                      (json_int_t) activates, "already_scheduled", r == -EEXIST);
         return 0;
 }

@@ -39,6 +39,19 @@
 #define AGENTID_TOKEN_LEEWAY_DEFAULT_USEC (UINT64_C(30) * 1000000)
 #define AGENTID_TOKEN_LEEWAY_MAX_USEC (UINT64_C(5) * 60 * 1000000)
 
+/* Key rollover (docs/tokens.md): a next key is published this long before
+ * it signs, longer than JWKS caches keep a copy (HTTP caches told max-age
+ * 1 h, jose 10 min, PyJWKClient 5 min; a day is the longest common
+ * setting); keys are replaced every 30 days by default. */
+#define AGENTID_KEY_PUBLISH_AHEAD_DEFAULT_USEC (UINT64_C(48) * 3600 * 1000000)
+#define AGENTID_KEY_ROTATION_INTERVAL_DEFAULT_USEC (UINT64_C(30) * 24 * 3600 * 1000000)
+#define AGENTID_KEY_DURATION_MAX_USEC (UINT64_C(366) * 24 * 3600 * 1000000)
+
+/* The token status list: how long a verifier may keep a fetched copy
+ * ("ttl"), by default, and at most. */
+#define AGENTID_STATUS_LIST_TTL_DEFAULT_USEC (UINT64_C(60) * 1000000)
+#define AGENTID_STATUS_LIST_TTL_MAX_USEC (UINT64_C(3600) * 1000000)
+
 /* Delegation: the "act" chain of a token nests at most this deep, and no
  * template may allow sub-agents deeper than this. */
 #define AGENTID_DELEGATION_DEPTH_MAX 8

@@ -10,6 +10,7 @@ write_config <<'C'
 issuer = agentid:test-host
 token_leeway = 0s
 refusal_window = 1s
+key_publish_ahead = 3s
 uid_min = 400000
 uid_max = 409999
 C
@@ -227,25 +228,41 @@ grant2=$(as_agent "$B_uid" "$AGENTCTL" grant)
 "$AGENTCTL" revoke "$(jq -r .name <<<"$B")" >/dev/null
 expect_error "TokenRevoked" "$AGENTCTL" redeem "$grant2"
 
-# --- key rotation: admins only; new tokens use the new key; old tokens
-# keep verifying while the old public key stays published.
+# --- key rollover: admins only. rotate-keys publishes the next key ahead
+# (key_publish_ahead, 3s here) while the current one keeps signing; then
+# the next key signs, and old tokens keep verifying while the old public
+# key stays published.
 C=$("$AGENTCTL" --json mint --template worker)
 C_name=$(jq -r .name <<<"$C")
 C_uid=$(jq -r .uid <<<"$C")
 old_token=$(as_agent "$C_uid" "$AGENTCTL" token --ttl 10m --audience mcp://tickets)
 expect_error "PermissionDenied" as_nobody "$AGENTCTL" rotate-keys
 expect_error "PermissionDenied" as_agent "$C_uid" "$AGENTCTL" rotate-keys
+assert_contains "$(printf '{"method":"io.agentid.RotateKeys","parameters":{"now":"yes"}}\0' |
+        "$RAW_CLIENT" "$AGENTID_SOCKET")" "io.agentid.InvalidParameter"
 out=$("$AGENTCTL" rotate-keys)
-assert_contains "$out" "$kid1 retired"
+assert_contains "$out" "published; it signs from"
+assert_contains "$out" "when it replaces $kid1"
 kid2=$(jq -r '.keys[0].kid' "$JWKS")
 [[ $kid2 != "$kid1" ]] || fail "rotation kept the kid"
-assert_eq "$(jq -c '[.keys[].kid]' "$JWKS")" "[\"$kid2\",\"$kid1\"]" "both keys published, current first"
+assert_contains "$out" "next signing key $kid2"
+assert_eq "$(jq -c '[.keys[].kid]' "$JWKS")" "[\"$kid2\",\"$kid1\"]" "next key published ahead"
+assert_eq "$(ls "$TEST_DIR/state/keys" | sort | tr '\n' ' ')" "$(printf '%s\n' "$kid1.pem" "$kid2.pem" | sort | tr '\n' ' ')" "current and next private keys"
+assert_eq "$(stat -c '%a' "$TEST_DIR/state/keys/$kid2.pem")" 600 "next private key mode"
+# The current key still signs; asking again changes nothing.
+assert_eq "$(header_of "$(as_agent "$C_uid" "$AGENTCTL" token)" | jq -r .kid)" "$kid1" "current key signs until the next is due"
+assert_contains "$("$AGENTCTL" rotate-keys)" "next signing key $kid2 is already published"
+assert_eq "$(jq '.keys | length' "$JWKS")" 2 "no third key"
+sleep 4.2 # key_publish_ahead, then the housekeeping tick
 assert_eq "$(ls "$TEST_DIR/state/keys")" "$kid2.pem" "only the current private key is kept"
-assert_eq "$(stat -c '%a' "$TEST_DIR/state/keys/$kid2.pem")" 600 "new private key mode"
 new_token=$(as_agent "$C_uid" "$AGENTCTL" token --audience mcp://tickets)
-assert_eq "$(header_of "$new_token" | jq -r .kid)" "$kid2" "new tokens use the new key"
+assert_eq "$(header_of "$new_token" | jq -r .kid)" "$kid2" "the next key signs once due"
+assert_eq "$(jq -c '[.keys[].kid]' "$JWKS")" "[\"$kid2\",\"$kid1\"]" "retired key still published"
 assert_contains "$("$AGENTCTL" verify "$old_token" --audience mcp://tickets)" "valid:        yes"
 assert_contains "$("$AGENTCTL" verify "$new_token" --audience mcp://tickets)" "valid:        yes"
+assert_eq "$(count_events rotate)" 3 "creation, publication, activation recorded"
+assert_contains "$(sqlite3 "$DB" "SELECT detail FROM events WHERE event = 'rotate' ORDER BY seq DESC LIMIT 1")" \
+        "signing key $kid2 signs from now on; $kid1 retired"
 
 # Restart: same keys, same JWKS, old and new tokens still verify.
 stop_broker
@@ -255,19 +272,19 @@ assert_contains "$("$AGENTCTL" verify "$old_token" --audience mcp://tickets)" "v
 assert_eq "$(header_of "$(as_agent "$C_uid" "$AGENTCTL" token)" | jq -r .kid)" "$kid2" "current key after restart"
 
 # A retired key leaves the JWKS once every token it signed has expired:
-# kid2 signs only short tokens from here; kid1's token lasts 10 minutes.
-# (Tokens signed with kid2 above last 5 minutes: use a fresh key.)
-"$AGENTCTL" rotate-keys >/dev/null
+# kid3 signs only a 1s token; kid1's token lasts 10 minutes. --now replaces
+# the current key at once (a compromised key).
+"$AGENTCTL" rotate-keys --now >/dev/null
 kid3=$(jq -r '.keys[0].kid' "$JWKS")
-as_agent "$C_uid" "$AGENTCTL" token --ttl 1s >/dev/null
-"$AGENTCTL" rotate-keys >/dev/null
+assert_eq "$(header_of "$(as_agent "$C_uid" "$AGENTCTL" token --ttl 1s)" | jq -r .kid)" "$kid3" "--now signs at once"
+assert_contains "$("$AGENTCTL" rotate-keys --now)" "retired (published until its tokens expire)"
 kid4=$(jq -r '.keys[0].kid' "$JWKS")
 assert_contains "$(jq -c '[.keys[].kid]' "$JWKS")" "$kid3"
 sleep 2.5 # the 1s token expires; the housekeeping tick rewrites the file
 published=$(jq -c '[.keys[].kid]' "$JWKS")
 assert_eq "$published" "[\"$kid4\",\"$kid2\",\"$kid1\"]" "JWKS after kid3's only token expired"
 assert_eq "$("$AGENTCTL" jwks | jq -c '[.keys[].kid]')" "$published" "Jwks method agrees"
-assert_eq "$(count_events rotate)" 4 "rotation events"
+assert_eq "$(count_events rotate)" 5 "rotation events"
 
 # Someone loosening the private key's mode stops the broker from using it.
 stop_broker
