@@ -14,6 +14,7 @@
 
 #include "base64url.h"
 #include "broker.h"
+#include "discovery.h"
 #include "events.h"
 #include "duration.h"
 #include "jwt.h"
@@ -531,7 +532,12 @@ int keyring_open(struct broker *b) {
                 log_info("new signing key %s", new_kid);
         }
         remove_stale_private(k);
-        return publish(k, now_usec());
+        r = publish(k, now_usec());
+        if (r == 0)
+                r = discovery_publish(b);
+        if (r == 0)
+                r = status_list_publish(b);
+        return r;
 }
 
 /* The rollover timeline: the next key starts signing when due; a next key
@@ -572,6 +578,7 @@ void keyring_housekeeping(struct broker *b) {
                 (void) creds_tokens_prune(b->creds, before);
         }
         rollover(b, now);
+        status_list_housekeeping(b);
         for (size_t i = 0; i < k->n; i++)
                 n += is_published(k, &k->keys[i], now);
         if (n != k->n_published)

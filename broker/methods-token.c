@@ -151,8 +151,9 @@ static int issue(struct broker *b, const struct caller *c, json_t *params, bool 
         uint64_t ttl, now, iat, exp, max_ttl = grant ? AGENTID_GRANT_TTL_MAX_USEC : AGENTID_TOKEN_TTL_MAX_USEC;
         _cleanup_free_ char *token = NULL;
         _cleanup_savepoint_ struct savepoint sp = {};
-        json_t *claims = NULL, *chain = NULL;
+        json_t *claims = NULL, *chain = NULL, *status;
         const char *audience;
+        uint64_t idx = 0;
         struct identity i;
         struct event e;
         int r;
@@ -188,10 +189,19 @@ static int issue(struct broker *b, const struct caller *c, json_t *params, bool 
         if (make_jti(jti, sizeof(jti)) < 0)
                 return reply_fail(reply, AGENTID_ERROR_INTERNAL, "no randomness for a jti");
 
+        /* A token's place in the status list is the rowid its row will get
+         * (the broker is the single writer: nothing comes in between). */
+        if (!grant && creds_token_next_index(b->creds, &idx) < 0)
+                return reply_fail(reply, AGENTID_ERROR_INTERNAL, "reading the store failed");
         chain = delegation_chain(b, &i);
         claims = grant ? grant_claims(b, &i, audience, iat, exp, jti, scope)
                        : token_claims(b, &i, chain, audience, iat, exp, jti, scope);
         json_decref(chain);
+        if (claims && !grant && (status = status_list_claim(b, idx)) &&
+            json_object_set_new(claims, "status", status) < 0) {
+                json_decref(claims);
+                claims = NULL;
+        }
         if (!claims)
                 return reply_fail(reply, AGENTID_ERROR_INTERNAL, "out of memory");
         r = jwt_sign(b->keys.signer, key->kid, grant ? AGENTID_GRANT_TYP : AGENTID_TOKEN_TYP, claims, &token);
@@ -215,6 +225,7 @@ static int issue(struct broker *b, const struct caller *c, json_t *params, bool 
                                                          .kind = grant ? TOKEN_KIND_GRANT : TOKEN_KIND_TOKEN,
                                                          .issued_usec = now,
                                                          .expires_usec = exp * USEC_PER_SEC,
+                                                         .index = idx,
                                                  });
         if (r == 0)
                 r = creds_key_extend(b->creds, key->kid, exp * USEC_PER_SEC);
@@ -232,6 +243,8 @@ static int issue(struct broker *b, const struct caller *c, json_t *params, bool 
                                   grant ? "grant" : "token", strerror(-r));
         }
         keyring_note_exp(&b->keys, key->kid, exp * USEC_PER_SEC);
+        if (!grant)
+                status_list_note_index(b, idx);
 
         reply->parameters = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", grant ? "grant" : "token", token, "jti", jti,
                                       "kid", key->kid, "audience", audience, "expires_at",
