@@ -85,7 +85,9 @@ class JwcryptoVerifier:
         for c in required:
             checks.setdefault(c, None)
         try:
-            t = jwt.JWT(jwt=token, key=self.keys, algs=["EdDSA"], check_claims=checks)
+            t = jwt.JWT(algs=["EdDSA"], check_claims=checks)
+            t.leeway = 0  # jwcrypto allows 60s by default; the broker is told 0s too
+            t.deserialize(token, self.keys)
             return json.loads(t.claims)
         except Exception as e:
             raise Refused(f"{type(e).__name__}: {e}")
