@@ -294,4 +294,20 @@ if "$AGENTIDD" --config "$TEST_DIR/etc/agentid.conf" --state-dir "$TEST_DIR/stat
         fail "broker started with a world-readable private key"
 fi
 assert_contains "$(cat "$TEST_DIR/bad-start.log")" "mode 0600"
+chmod 0600 "$TEST_DIR/state/keys/$kid4.pem"
+
+# Token settings that cannot work are refused at start, with the reason.
+bad_config() { # bad_config LINE EXPECTED
+        write_config <<<"$1"
+        if "$AGENTIDD" --config "$TEST_DIR/etc/agentid.conf" --state-dir "$TEST_DIR/state" \
+                --runtime-dir "$TEST_DIR/run" >"$TEST_DIR/bad-start.log" 2>&1; then
+                fail "broker started with: $1"
+        fi
+        assert_contains "$(cat "$TEST_DIR/bad-start.log")" "$2"
+}
+bad_config "issuer = https://agents.example.com/#x" "issuer must be an absolute URI without query or fragment"
+bad_config "issuer = not a uri" "issuer must be an absolute URI"
+bad_config $'key_publish_ahead = 2d\nkey_rotation_interval = 1d' "key_rotation_interval must be longer than key_publish_ahead"
+bad_config "key_publish_ahead = 400d" "key_publish_ahead must be a duration between 0s and"
+bad_config "status_list_ttl = 0s" "status_list_ttl must be a duration between 1s and"
 echo "tokens: ok"
