@@ -33,13 +33,12 @@ int discovery_url(const struct broker *b, const char *name, char *buf, size_t si
         return n < 0 || (size_t) n >= size ? -ENOBUFS : 0;
 }
 
-int runtime_file_publish(const char *runtime_dir, const char *name, const char *text) {
-        char path[AGENTID_PATH_MAX * 2], tmp[AGENTID_PATH_MAX * 2 + 8];
+int public_file_write(const char *path, const char *text) {
+        char tmp[AGENTID_PATH_MAX * 2 + 8];
         size_t len = strlen(text);
         ssize_t w;
         int fd, r = 0;
 
-        snprintf(path, sizeof(path), "%s/%s", runtime_dir, name);
         snprintf(tmp, sizeof(tmp), "%s.tmp", path);
         (void) unlink(tmp);
         fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -60,6 +59,13 @@ int runtime_file_publish(const char *runtime_dir, const char *name, const char *
                 log_error("writing %s: %s", path, strerror(-r));
         }
         return r;
+}
+
+int runtime_file_publish(const char *runtime_dir, const char *name, const char *text) {
+        char path[AGENTID_PATH_MAX * 2];
+
+        snprintf(path, sizeof(path), "%s/%s", runtime_dir, name);
+        return public_file_write(path, text);
 }
 
 int discovery_publish(struct broker *b) {

@@ -18,8 +18,10 @@ bool discovery_enabled(const struct broker *b);
  * does not fit, -ENOENT when discovery is off. */
 int discovery_url(const struct broker *b, const char *name, char *buf, size_t size);
 
-/* Write text (and a newline) to <runtime_dir>/name atomically, mode 0644:
- * world-readable, anyone may verify offline. */
+/* Write text (and a newline) to path atomically (a temporary file renamed
+ * over it), mode 0644: world-readable, anyone may verify offline. */
+int public_file_write(const char *path, const char *text);
+/* The same for <runtime_dir>/name. */
 int runtime_file_publish(const char *runtime_dir, const char *name, const char *text);
 
 /* Write (or, with discovery off, remove) the authorization server

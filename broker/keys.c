@@ -232,38 +232,19 @@ static void remove_stale_private(const struct keyring *k) {
 
 static int publish(struct keyring *k, uint64_t now) {
         _cleanup_free_ char *text = NULL;
-        char tmp[AGENTID_PATH_MAX * 2];
         json_t *jwks = keyring_jwks(k, now);
         size_t n = json_array_size(json_object_get(jwks, "keys"));
-        ssize_t w;
-        int fd, r = 0;
+        int r;
 
         text = jwks ? json_dumps(jwks, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
         json_decref(jwks);
         if (!text)
                 return -ENOMEM;
-        snprintf(tmp, sizeof(tmp), "%s.tmp", k->jwks_path);
-        (void) unlink(tmp);
         /* World-readable: anyone on the host may verify tokens offline. */
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-        if (fd < 0)
-                return -errno;
-        if (fchmod(fd, 0644) < 0)
-                r = -errno;
-        w = r == 0 ? write(fd, text, strlen(text)) : -1;
-        if (r == 0 && (w != (ssize_t) strlen(text) || write(fd, "\n", 1) != 1))
-                r = w < 0 ? -errno : -EIO;
-        if (close(fd) < 0 && r == 0)
-                r = -errno;
-        if (r == 0 && rename(tmp, k->jwks_path) < 0)
-                r = -errno;
-        if (r < 0) {
-                (void) unlink(tmp);
-                log_error("writing %s: %s", k->jwks_path, strerror(-r));
-                return r;
-        }
-        k->n_published = n;
-        return 0;
+        r = public_file_write(k->jwks_path, text);
+        if (r == 0)
+                k->n_published = n;
+        return r;
 }
 
 static int generate(EVP_PKEY **ret, char *x, size_t x_size, char *kid, size_t kid_size) {
