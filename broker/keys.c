@@ -343,6 +343,27 @@ static int prepare_next(struct broker *b, const struct caller *c, uint64_t activ
         return reload_and_publish(b, now);
 }
 
+/* The next key's private file is gone (a restore without it, say): it
+ * never signs. The schedule (or rotate-keys) publishes another. */
+static int discard_next(struct broker *b, const char *kid) {
+        char detail[256];
+        uint64_t now = now_usec();
+        struct event e;
+        int r;
+
+        snprintf(detail, sizeof(detail), "next signing key %s discarded: its private half is missing", kid);
+        log_warning("%s", detail);
+        rotate_event(b, NULL, now, detail, &e);
+        r = store_begin(b->store);
+        if (r == 0 && (r = creds_key_discard_next(b->creds, now)) == 0 && (r = audit_record(&b->audit, &e)) == 0)
+                r = store_commit(b->store);
+        if (r < 0) {
+                store_rollback(b->store);
+                return r;
+        }
+        return reload_and_publish(b, now);
+}
+
 /* The next key's time has come: it signs from now on, the current key is
  * retired (its public half stays published while its tokens are valid). */
 static int activate_next(struct broker *b) {
@@ -360,6 +381,8 @@ static int activate_next(struct broker *b) {
         if (cur)
                 snprintf(old_kid, sizeof(old_kid), "%s", cur->kid);
         r = load_private(k, next, &key);
+        if (r == -ENOENT)
+                return discard_next(b, kid);
         if (r < 0) {
                 log_error("next signing key %s: its private half cannot be used: %s", kid, strerror(-r));
                 return r;

@@ -17,6 +17,7 @@ enum {
         CS_KEY_RETIRE,
         CS_KEY_EXTEND,
         CS_KEY_ACTIVATE,
+        CS_KEY_DISCARD_NEXT,
         CS_TOKEN_NEXT_INDEX,
         CS_TOKENS_STATUS,
         CS_TOKEN_INSERT,
@@ -36,6 +37,7 @@ static const char *const statements[_CS_MAX] = {
         [CS_KEY_RETIRE] = "UPDATE signing_keys SET retired_usec = ?1 WHERE retired_usec IS NULL AND next = 0",
         [CS_KEY_ACTIVATE] = "UPDATE signing_keys SET next = 0, activates_usec = ?1 "
                             "WHERE retired_usec IS NULL AND next = 1",
+        [CS_KEY_DISCARD_NEXT] = "UPDATE signing_keys SET retired_usec = ?1 WHERE retired_usec IS NULL AND next = 1",
         [CS_TOKEN_NEXT_INDEX] = "SELECT coalesce(max(rowid), 0) + 1 FROM tokens",
         [CS_TOKENS_STATUS] = "SELECT t.rowid, EXISTS (SELECT 1 FROM identities i WHERE i.name = t.agent "
                              "AND i.state = 'live' AND i.expires_usec > ?1) FROM tokens t "
@@ -129,6 +131,11 @@ int creds_key_insert(struct creds_store *cs, const struct signing_key_row *k) {
         sqlite3_bind_int64(st, 4, k->next ? 1 : 0);
         sqlite3_bind_int64(st, 5, (int64_t) k->activates_usec);
         return step_done(cs, st);
+}
+
+int creds_key_discard_next(struct creds_store *cs, uint64_t when_usec) {
+        sqlite3_bind_int64(cs->stmt[CS_KEY_DISCARD_NEXT], 1, (int64_t) when_usec);
+        return step_done(cs, cs->stmt[CS_KEY_DISCARD_NEXT]);
 }
 
 int creds_key_activate_next(struct creds_store *cs, uint64_t when_usec) {

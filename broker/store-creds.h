@@ -41,6 +41,8 @@ int creds_keys_list(struct creds_store *cs, int (*cb)(void *userdata, const stru
 int creds_key_insert(struct creds_store *cs, const struct signing_key_row *k);
 /* Mark the current key retired (no-op when there is none). */
 int creds_key_retire_current(struct creds_store *cs, uint64_t when_usec);
+/* Retire the next key unused (its private half is lost). */
+int creds_key_discard_next(struct creds_store *cs, uint64_t when_usec);
 /* Make the next key the current one, signing from when_usec. */
 int creds_key_activate_next(struct creds_store *cs, uint64_t when_usec);
 /* Remember that kid signed something valid until exp_usec. */

@@ -286,6 +286,17 @@ assert_eq "$published" "[\"$kid4\",\"$kid2\",\"$kid1\"]" "JWKS after kid3's only
 assert_eq "$("$AGENTCTL" jwks | jq -c '[.keys[].kid]')" "$published" "Jwks method agrees"
 assert_eq "$(count_events rotate)" 5 "rotation events"
 
+# A next key whose private half is lost never signs: it is discarded (and
+# leaves the JWKS); the current key keeps signing.
+"$AGENTCTL" rotate-keys >/dev/null
+kid5=$(jq -r '.keys[0].kid' "$JWKS")
+rm "$TEST_DIR/state/keys/$kid5.pem"
+sleep 4.2
+assert_contains "$(sqlite3 "$DB" "SELECT detail FROM events WHERE event = 'rotate' ORDER BY seq DESC LIMIT 1")" \
+        "next signing key $kid5 discarded: its private half is missing"
+[[ $(jq -c '[.keys[].kid]' "$JWKS") != *"$kid5"* ]] || fail "discarded key still published"
+assert_eq "$(header_of "$(as_agent "$C_uid" "$AGENTCTL" token)" | jq -r .kid)" "$kid4" "current key still signs"
+
 # Someone loosening the private key's mode stops the broker from using it.
 stop_broker
 chmod 0644 "$TEST_DIR/state/keys/$kid4.pem"
