@@ -105,7 +105,7 @@ const verifier = {
       clientId: payload.client_id,
       scopes: typeof payload.scope === "string" ? payload.scope.split(" ") : [],
       expiresAt: payload.exp,
-      resource: new URL(payload.aud),
+      resource, // jose checked that aud is (or contains) exactly this
       extra: { sub: payload.sub, act: payload.act },
     };
   },

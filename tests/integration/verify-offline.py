@@ -99,6 +99,9 @@ def check_status(verifier, claims, issuer):
     if not ref:
         raise Refused("no status claim")
     idx, uri = ref["idx"], ref["uri"]
+    # Only the issuer's own list: a token must not send us anywhere else.
+    if not uri.startswith(issuer.rstrip("/") + "/"):
+        raise Refused("status list is not the issuer's")
     lst_token = fetch(uri).strip()
     if header_of(lst_token).get("typ") != "statuslist+jwt":
         raise Refused("status list has the wrong typ")
