@@ -264,17 +264,12 @@ static int generate(EVP_PKEY **ret, char *x, size_t x_size, char *kid, size_t ki
         return 0;
 }
 
-static void rotate_event(struct broker *b, const struct caller *c, uint64_t now, const char *detail,
-                         struct event *e) {
-        *e = (struct event) {
-                .type = EVENT_ROTATE,
-                .time_usec = now,
-                .uid = -1,
-                .owner_uid = -1,
-                .caller_uid = c ? (int64_t) c->uid : -1,
-                .caller_pid = c ? (int64_t) c->pid : -1,
-                .detail = detail,
-        };
+/* A "rotate" event by c (NULL: the broker itself), stamped now. */
+static struct event rotate_event(const struct caller *c, uint64_t now, const char *detail) {
+        struct event e = event_for(EVENT_ROTATE, NULL, c, detail);
+
+        e.time_usec = now;
+        return e;
 }
 
 /* A new key: its private file first, so that a crash after it leaves an
@@ -320,6 +315,7 @@ static int prepare_next(struct broker *b, const struct caller *c, uint64_t activ
         char detail[256], at[RFC3339_MAX];
         uint64_t now = now_usec();
         EVP_PKEY *key = NULL;
+        _cleanup_savepoint_ struct savepoint sp = {};
         struct event e;
         int r;
 
@@ -329,12 +325,12 @@ static int prepare_next(struct broker *b, const struct caller *c, uint64_t activ
         EVP_PKEY_free(key); /* read back from its file when it is due */
         snprintf(detail, sizeof(detail), "next signing key %s published; it signs from %s", row.kid,
                  rfc3339_format(activates, at, sizeof(at)));
-        rotate_event(b, c, now, detail, &e);
-        r = store_begin(b->store);
-        if (r == 0 && (r = creds_key_insert(b->creds, &row)) == 0 && (r = audit_record(&b->audit, &e)) == 0)
-                r = store_commit(b->store);
+        e = rotate_event(c, now, detail);
+        r = savepoint_begin(&sp, b->store);
+        if (r == 0 && (r = creds_key_insert(b->creds, &row)) == 0)
+                r = audit_record(&b->audit, &e);
+        r = savepoint_end(&sp, r);
         if (r < 0) {
-                store_rollback(b->store);
                 remove_private(k, row.kid);
                 return r;
         }
@@ -348,19 +344,19 @@ static int prepare_next(struct broker *b, const struct caller *c, uint64_t activ
 static int discard_next(struct broker *b, const char *kid) {
         char detail[256];
         uint64_t now = now_usec();
+        _cleanup_savepoint_ struct savepoint sp = {};
         struct event e;
         int r;
 
         snprintf(detail, sizeof(detail), "next signing key %s discarded: its private half is missing", kid);
         log_warning("%s", detail);
-        rotate_event(b, NULL, now, detail, &e);
-        r = store_begin(b->store);
-        if (r == 0 && (r = creds_key_discard_next(b->creds, now)) == 0 && (r = audit_record(&b->audit, &e)) == 0)
-                r = store_commit(b->store);
-        if (r < 0) {
-                store_rollback(b->store);
+        e = rotate_event(NULL, now, detail);
+        r = savepoint_begin(&sp, b->store);
+        if (r == 0 && (r = creds_key_discard_next(b->creds, now)) == 0)
+                r = audit_record(&b->audit, &e);
+        r = savepoint_end(&sp, r);
+        if (r < 0)
                 return r;
-        }
         return reload_and_publish(b, now);
 }
 
@@ -372,6 +368,7 @@ static int activate_next(struct broker *b) {
         char detail[256], old_kid[AGENTID_KID_MAX + 1] = "", kid[AGENTID_KID_MAX + 1];
         uint64_t now = now_usec();
         EVP_PKEY *key = NULL;
+        _cleanup_savepoint_ struct savepoint sp = {};
         struct event e;
         int r;
 
@@ -391,13 +388,13 @@ static int activate_next(struct broker *b) {
                 snprintf(detail, sizeof(detail), "signing key %s signs from now on; %s retired", kid, old_kid);
         else
                 snprintf(detail, sizeof(detail), "signing key %s signs from now on", kid);
-        rotate_event(b, NULL, now, detail, &e);
-        r = store_begin(b->store);
+        e = rotate_event(NULL, now, detail);
+        r = savepoint_begin(&sp, b->store);
         if (r == 0 && (r = creds_key_retire_current(b->creds, now)) == 0 &&
-            (r = creds_key_activate_next(b->creds, now)) == 0 && (r = audit_record(&b->audit, &e)) == 0)
-                r = store_commit(b->store);
+            (r = creds_key_activate_next(b->creds, now)) == 0)
+                r = audit_record(&b->audit, &e);
+        r = savepoint_end(&sp, r);
         if (r < 0) {
-                store_rollback(b->store);
                 EVP_PKEY_free(key);
                 return r;
         }
@@ -418,6 +415,7 @@ static int rotate_now(struct broker *b, const struct caller *c, char *old_kid, c
         char detail[256];
         EVP_PKEY *key = NULL;
         uint64_t now = now_usec();
+        _cleanup_savepoint_ struct savepoint sp = {};
         struct event e;
         int r;
 
@@ -431,13 +429,13 @@ static int rotate_now(struct broker *b, const struct caller *c, char *old_kid, c
                 snprintf(detail, sizeof(detail), "new signing key %s signs at once; %s retired", row.kid, old_kid);
         else
                 snprintf(detail, sizeof(detail), "new signing key %s", row.kid);
-        rotate_event(b, c, now, detail, &e);
-        r = store_begin(b->store);
+        e = rotate_event(c, now, detail);
+        r = savepoint_begin(&sp, b->store);
         if (r == 0 && (r = creds_key_retire_current(b->creds, now)) == 0 &&
-            (r = creds_key_insert(b->creds, &row)) == 0 && (r = audit_record(&b->audit, &e)) == 0)
-                r = store_commit(b->store);
+            (r = creds_key_insert(b->creds, &row)) == 0)
+                r = audit_record(&b->audit, &e);
+        r = savepoint_end(&sp, r);
         if (r < 0) {
-                store_rollback(b->store);
                 remove_private(k, row.kid);
                 EVP_PKEY_free(key);
                 return r;
@@ -536,12 +534,7 @@ int keyring_open(struct broker *b) {
                 log_info("new signing key %s", new_kid);
         }
         remove_stale_private(k);
-        r = publish(k, now_usec());
-        if (r == 0)
-                r = discovery_publish(b);
-        if (r == 0)
-                r = status_list_publish(b);
-        return r;
+        return publish(k, now_usec());
 }
 
 /* The rollover timeline: the next key starts signing when due; a next key
@@ -582,7 +575,6 @@ void keyring_housekeeping(struct broker *b) {
                 (void) creds_tokens_prune(b->creds, before);
         }
         rollover(b, now);
-        status_list_housekeeping(b);
         for (size_t i = 0; i < k->n; i++)
                 n += is_published(k, &k->keys[i], now);
         if (n != k->n_published)
