@@ -27,11 +27,14 @@ issuer = $ISSUER
 token_leeway = 0s
 status_list_ttl = 1s
 C
-cat >"$TEST_DIR/etc/templates.d/worker.conf" <<'T'
+# Tasks have a private /tmp: the client (and agentctl) in $TEST_DIR are
+# granted read-only.
+cat >"$TEST_DIR/etc/templates.d/worker.conf" <<T
 [template]
 name = worker
 ttl = 10m
 scopes = tickets:read
+ReadOnlyPaths = $TEST_DIR
 T
 start_broker
 
