@@ -71,15 +71,15 @@
 /* Private claims carry this prefix (RFC 7519 section 4.3: names that
  * cannot collide with registered or other parties' claims). */
 #define AGENTID_CLAIM_PREFIX "agentid_"
-#define AGENTID_CLAIM_UID AGENTID_CLAIM_PREFIX "uid"
-#define AGENTID_CLAIM_TEMPLATE AGENTID_CLAIM_PREFIX "template"
-#define AGENTID_CLAIM_OWNER AGENTID_CLAIM_PREFIX "owner"
-#define AGENTID_CLAIM_OWNER_UID AGENTID_CLAIM_PREFIX "owner_uid"
+#define AGENTID_CLAIM_UID "agentid_uid"
+#define AGENTID_CLAIM_TEMPLATE "agentid_template"
+#define AGENTID_CLAIM_OWNER "agentid_owner"
+#define AGENTID_CLAIM_OWNER_UID "agentid_owner_uid"
 /* Grants name their agent and audience in claims of their own, never in
  * sub/client_id/aud: a token verifier that ignores typ still refuses a
  * grant, for want of the claims every access token has. */
-#define AGENTID_CLAIM_GRANT_AGENT AGENTID_CLAIM_PREFIX "grant_agent"
-#define AGENTID_CLAIM_GRANT_AUDIENCE AGENTID_CLAIM_PREFIX "grant_audience"
+#define AGENTID_CLAIM_GRANT_AGENT "agentid_grant_agent"
+#define AGENTID_CLAIM_GRANT_AUDIENCE "agentid_grant_audience"
 
 /* Files the broker publishes in its runtime directory for any web server
  * to serve (docs/tokens.md, "Discovery"). */
