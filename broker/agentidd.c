@@ -15,6 +15,7 @@
 
 #include "agentid/nss-cache.h"
 #include "broker.h"
+#include "discovery.h"
 #include "events.h"
 #include "lifecycle.h"
 #include "server.h"
@@ -244,9 +245,11 @@ int main(int argc, char **argv) {
         }
         audit_init(&b.audit, b.store, b.config.journal);
         refusals_init(&b.refusals, b.config.refusal_window_usec);
-        /* Signing keys: created on first start, JWKS published (keys.c). */
+        /* Signing keys: created on first start, JWKS published (keys.c);
+         * discovery metadata and the token status list beside it. */
         r = creds_store_open(b.store, &b.creds);
-        if (r < 0 || (r = keyring_open(&b)) < 0) {
+        if (r < 0 || (r = keyring_open(&b)) < 0 || (r = discovery_publish(&b)) < 0 ||
+            (r = status_list_publish(&b)) < 0) {
                 log_error("setting up the token signing keys: %s", strerror(-r));
                 goto out;
         }

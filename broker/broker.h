@@ -20,6 +20,7 @@
 #include "shares.h"
 #include "reply.h"
 #include "runtime.h"
+#include "status-list.h"
 #include "store-creds.h"
 #include "store.h"
 #include "template.h"
@@ -77,6 +78,7 @@ struct broker {
         uint64_t started_usec;
         struct keyring keys;        /* token signing keys (keys.c) */
         struct creds_store *creds;  /* token, grant and key tables (store-creds.c) */
+        struct status_list status_list; /* token status list (status-list.c) */
         /* The live set as the NSS module reads it (nss-cache.c); NULL when
          * not set up (unit tests). */
         struct nss_cache *nss_cache;

@@ -13,6 +13,7 @@
 #include "ini-file.h"
 #include "macro.h"
 #include "names.h"
+#include "uri.h"
 
 void config_init(struct config *c, const char *config_path) {
         char dir[AGENTID_PATH_MAX + 1], host[256] = "";
@@ -34,6 +35,9 @@ void config_init(struct config *c, const char *config_path) {
                 .request_rate = AGENTID_REQUEST_RATE_DEFAULT,
                 .request_burst = AGENTID_REQUEST_BURST_DEFAULT,
                 .refusal_window_usec = AGENTID_REFUSAL_WINDOW_USEC_DEFAULT,
+                .key_publish_ahead_usec = AGENTID_KEY_PUBLISH_AHEAD_DEFAULT_USEC,
+                .key_rotation_interval_usec = AGENTID_KEY_ROTATION_INTERVAL_DEFAULT_USEC,
+                .status_list_ttl_usec = AGENTID_STATUS_LIST_TTL_DEFAULT_USEC,
         };
         strcpy(c->name_prefix, "ag-");
         strcpy(c->task_runtime, "auto");
@@ -149,11 +153,28 @@ static int on_key(void *userdata, const char *section, const char *key, const ch
                         return -EINVAL;
                 }
         } else if (streq(key, "issuer")) {
-                if (!text_is_valid(value, AGENTID_ISSUER_MAX)) {
-                        snprintf(why, why_size, "issuer must be printable text of 1 to %d bytes", AGENTID_ISSUER_MAX);
+                /* RFC 8414 section 2: no query, no fragment. */
+                if (!uri_is_absolute(value, AGENTID_ISSUER_MAX, false)) {
+                        snprintf(why, why_size,
+                                 "issuer must be an absolute URI without query or fragment, at most %d bytes "
+                                 "(an https URL for discovery)",
+                                 AGENTID_ISSUER_MAX);
                         return -EINVAL;
                 }
                 strcpy(c->issuer, value);
+        } else if (streq(key, "key_publish_ahead") || streq(key, "key_rotation_interval") ||
+                   streq(key, "status_list_ttl")) {
+                bool ttl = streq(key, "status_list_ttl");
+                uint64_t usec, max = ttl ? AGENTID_STATUS_LIST_TTL_MAX_USEC : AGENTID_KEY_DURATION_MAX_USEC;
+                char d[32];
+                if (duration_parse(value, &usec) < 0 || usec > max || (ttl && usec < 1000000)) {
+                        snprintf(why, why_size, "%s must be a duration between %s and %s", key, ttl ? "1s" : "0s",
+                                 duration_format(max, d, sizeof(d)));
+                        return -EINVAL;
+                }
+                *(ttl ? &c->status_list_ttl_usec
+                      : streq(key, "key_publish_ahead") ? &c->key_publish_ahead_usec
+                                                        : &c->key_rotation_interval_usec) = usec;
         } else if (streq(key, "token_leeway")) {
                 uint64_t usec;
                 if (duration_parse(value, &usec) < 0 || usec > AGENTID_TOKEN_LEEWAY_MAX_USEC) {
@@ -213,6 +234,12 @@ int config_load(struct config *c, const char *path, char *error, size_t error_si
         else if (c->reserved_connections >= c->max_connections) {
                 snprintf(error, error_size,
                          "%s: reserved_connections must be below max_connections (others need a slot too)", path);
+                return -EINVAL;
+        }
+        /* A key must be published ahead before it is due to sign. */
+        if (c->key_rotation_interval_usec && c->key_rotation_interval_usec <= c->key_publish_ahead_usec) {
+                snprintf(error, error_size, "%s: key_rotation_interval must be longer than key_publish_ahead (or 0s)",
+                         path);
                 return -EINVAL;
         }
         return 0;

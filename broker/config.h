@@ -42,6 +42,11 @@ struct config {
         uint64_t refusal_window_usec;      /* unprivileged refusals counted this long */
         /* How tasks run (runtime.h): auto, direct or systemd. */
         char task_runtime[16];
+        /* Key rollover: a new signing key is in the JWKS this long before
+         * it signs; the current key is replaced every rotation interval (0:
+         * only by agentctl rotate-keys). The status list's stated ttl. */
+        uint64_t key_publish_ahead_usec, key_rotation_interval_usec;
+        uint64_t status_list_ttl_usec;
 };
 
 /* Defaults; templates_dir is "templates.d" beside the config file. */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "agentid/protocol.h"
+#include "agentid/token.h"
 #include "broker.h"
 #include "delegation.h"
 #include "events.h"
@@ -167,24 +168,51 @@ json_t *delegation_chain(struct broker *b, const struct identity *i) {
         return chain;
 }
 
-json_t *delegation_act(json_t *chain) {
-        json_t *act = NULL;
+/* One actor: {"sub": name, "agentid_uid": uid} (uid when known). */
+static json_t *actor(json_t *sub, json_t *uid, json_t *inner) {
+        json_t *o = json_pack("{s:O}", "sub", sub);
 
-        for (size_t k = json_array_size(chain); k > 0; k--) {
-                json_t *e = json_array_get(chain, k - 1), *o, *uid = json_object_get(e, "uid");
-
-                o = json_pack("{s:O}", "sub", json_object_get(e, "sub"));
-                if (!o) {
-                        json_decref(act);
-                        return NULL;
-                }
-                if (uid)
-                        json_object_set(o, "uid", uid);
-                if (act)
-                        json_object_set_new(o, "act", act);
-                act = o;
+        if (!o) {
+                json_decref(inner);
+                return NULL;
         }
+        if (uid)
+                json_object_set(o, AGENTID_CLAIM_UID, uid);
+        if (inner)
+                json_object_set_new(o, "act", inner);
+        return o;
+}
+
+json_t *delegation_act(const struct identity *i, json_t *chain) {
+        json_t *act = NULL, *self_sub, *self_uid;
+
+        /* Innermost first: the invoker (the user who minted the top agent),
+         * then each parent agent; the principal acted for (on_behalf_of) is
+         * the token's sub, not an actor. */
+        for (size_t k = json_array_size(chain); k > 0; k--) {
+                json_t *e = json_array_get(chain, k - 1);
+
+                if (streq(json_string_value(json_object_get(e, "kind")) ?: "", "on_behalf_of"))
+                        continue;
+                act = actor(json_object_get(e, "sub"), json_object_get(e, "uid"), act);
+                if (!act)
+                        return NULL;
+        }
+        /* Outermost: the agent presenting the token, the current actor. */
+        self_sub = json_string(i->name);
+        self_uid = json_integer(i->uid);
+        act = self_sub && self_uid ? actor(self_sub, self_uid, act) : (json_decref(act), NULL);
+        json_decref(self_sub);
+        json_decref(self_uid);
         return act;
+}
+
+const char *delegation_principal(json_t *chain) {
+        json_t *last = json_array_get(chain, json_array_size(chain) - 1);
+
+        if (streq(json_string_value(json_object_get(last, "kind")) ?: "", "on_behalf_of"))
+                return json_string_value(json_object_get(last, "sub"));
+        return NULL;
 }
 
 struct ids {

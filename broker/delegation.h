@@ -27,8 +27,12 @@ int delegation_check_mint(struct broker *b, const struct caller *c, const struct
  * ..., and the on_behalf_of of the top one. A JSON array of objects with
  * "sub" (and "uid", "kind"). */
 json_t *delegation_chain(struct broker *b, const struct identity *i);
-/* The chain as nested RFC 8693 "act" claims, current actor outermost. */
-json_t *delegation_act(json_t *chain);
+/* i's chain as nested RFC 8693 "act" claims: i itself (the current actor)
+ * outermost, then its parent agents, then the user who minted the top one. */
+json_t *delegation_act(const struct identity *i, json_t *chain);
+/* The on_behalf_of at the top of the chain (whom the agents act for), or
+ * NULL. Borrowed from chain. */
+const char *delegation_principal(json_t *chain);
 /* Append the live children of the identity named parent to *ids (the
  * cascade of broker_end_identities). */
 int delegation_add_children(struct broker *b, const char *parent, int64_t **ids, size_t *n, size_t *cap);

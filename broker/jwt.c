@@ -201,7 +201,8 @@ enum jwt_error jwt_verify(const char *token, size_t len, jwt_key_lookup_fn looku
                           const struct jwt_expect *e, json_t **ret_claims, char *why, size_t why_size) {
         _cleanup_(freep_evp_md_ctx) EVP_MD_CTX *ctx = NULL;
         json_t *header = NULL, *claims = NULL, *v;
-        const char *dot1, *dot2, *alg, *kid;
+        const char *dot1, *dot2, *alg, *kid, *typ;
+        const char *subject_claim = e->subject_claim ?: "sub", *audience_claim = e->audience_claim ?: "aud";
         uint8_t sig[ED25519_SIG_LEN + 3];
         struct seen seen;
         uint64_t exp, nbf, iat;
@@ -248,7 +249,11 @@ enum jwt_error jwt_verify(const char *token, size_t len, jwt_key_lookup_fn looku
                 goto out;
         }
         v = json_object_get(header, "typ");
-        if (!string_ok(v) || strcasecmp(json_string_value(v), e->typ) != 0) {
+        /* RFC 7515 4.1.9: "application/" may be left out of a media type. */
+        typ = string_ok(v) ? json_string_value(v) : NULL;
+        if (typ && strncasecmp(typ, "application/", 12) == 0)
+                typ += 12;
+        if (!typ || strcasecmp(typ, e->typ) != 0) {
                 r = fail(JWT_BAD_TYPE, why, why_size, "typ is not %s", e->typ);
                 goto out;
         }
@@ -286,9 +291,9 @@ enum jwt_error jwt_verify(const char *token, size_t len, jwt_key_lookup_fn looku
                 r = fail(JWT_MALFORMED, why, why_size, "payload is not a JSON object");
                 goto out;
         }
-        if (!string_ok(json_object_get(claims, "sub")) || !string_ok(json_object_get(claims, "jti")) ||
+        if (!string_ok(json_object_get(claims, subject_claim)) || !string_ok(json_object_get(claims, "jti")) ||
             json_string_length(json_object_get(claims, "jti")) > AGENTID_JTI_MAX) {
-                r = fail(JWT_MALFORMED, why, why_size, "sub and jti must be strings");
+                r = fail(JWT_MALFORMED, why, why_size, "%s and jti must be strings", subject_claim);
                 goto out;
         }
         v = json_object_get(claims, "iss");
@@ -296,7 +301,7 @@ enum jwt_error jwt_verify(const char *token, size_t len, jwt_key_lookup_fn looku
                 r = fail(JWT_WRONG_ISSUER, why, why_size, "not issued by %.256s", e->issuer);
                 goto out;
         }
-        if (!audience_matches(json_object_get(claims, "aud"), e->audience)) {
+        if (!audience_matches(json_object_get(claims, audience_claim), e->audience)) {
                 r = fail(JWT_WRONG_AUDIENCE, why, why_size, "not for audience %.256s", e->audience);
                 goto out;
         }

@@ -49,9 +49,12 @@ struct jwt_verified {
 };
 
 struct jwt_expect {
-        const char *typ;      /* required header typ (compared case-insensitively) */
+        const char *typ;      /* required header typ (case-insensitive, "application/" optional) */
         const char *issuer;   /* iss must equal this */
-        const char *audience; /* aud must be, or contain, this */
+        const char *audience; /* the audience claim must be, or contain, this */
+        /* Claim names: the audience ("aud" when NULL) and the claim naming
+         * who the credential is for (a non-empty string; "sub" when NULL). */
+        const char *audience_claim, *subject_claim;
         uint64_t now;         /* seconds since the epoch */
         uint64_t leeway;      /* seconds of clock skew tolerated */
         struct jwt_verified *verified; /* NULL: verify every signature */
@@ -66,8 +69,8 @@ int jwt_sign(struct evp_pkey_st *key, const char *kid, const char *typ, json_t *
 int jwt_sign_raw(struct evp_pkey_st *key, const char *header, const char *payload, char **ret);
 
 /* Verify a compact token: size, shape, strict base64url, header (alg, typ,
- * no crit), kid, signature, then claims (iss, aud, exp, nbf, iat, and that
- * sub and jti are strings). On JWT_OK *ret_claims is a new reference to the
+ * no crit), kid, signature, then claims (iss, audience, exp, nbf, iat, and
+ * that the subject claim and jti are strings). On JWT_OK *ret_claims is a new reference to the
  * payload; otherwise why (if given) says what was wrong. */
 enum jwt_error jwt_verify(const char *token, size_t len, jwt_key_lookup_fn lookup, void *userdata,
                           const struct jwt_expect *expect, json_t **ret_claims, char *why, size_t why_size);

@@ -91,6 +91,9 @@ int broker_end_identities(struct broker *b, const struct caller *c, const int64_
         if (ended > 0 && b->on_identities_ended)
                 b->on_identities_ended(b);
         uid_cleanup_start(b, jobs, n_jobs);
+        /* Their tokens show as revoked to offline verifiers too. */
+        if (ended > 0)
+                (void) status_list_publish(b);
         return (int) (ended > INT32_MAX ? INT32_MAX : ended);
 }
 

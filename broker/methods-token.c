@@ -19,6 +19,7 @@
 #include "macro.h"
 #include "names.h"
 #include "protocol.h"
+#include "uri.h"
 
 #define USEC_PER_SEC UINT64_C(1000000)
 
@@ -30,9 +31,13 @@ static int param_audience(struct broker *b, json_t *params, const char **ret, st
                 *ret = b->config.issuer;
                 return 0;
         }
-        if (r < 0 || !text_is_valid(*ret, AGENTID_AUDIENCE_MAX))
+        /* RFC 8707 section 2: a resource indicator is an absolute URI
+         * without a fragment. */
+        if (r < 0 || !uri_is_absolute(*ret, AGENTID_AUDIENCE_MAX, true))
                 return reply_fail(reply, AGENTID_ERROR_INVALID_PARAMETER,
-                                  "audience must be printable text of 1 to %d bytes", AGENTID_AUDIENCE_MAX);
+                                  "audience must be an absolute URI without a fragment (RFC 8707), at most %d bytes, "
+                                  "such as https://mcp.example.com/mcp or mcp://tickets",
+                                  AGENTID_AUDIENCE_MAX);
         return 0;
 }
 
@@ -84,6 +89,58 @@ static int make_jti(char *buf, size_t size) {
         return base64url_encode(rnd, sizeof(rnd), buf, size) < 0 ? -ENOBUFS : 0;
 }
 
+/* Claims every credential carries about its agent, under private names. */
+static int agent_claims(json_t *claims, const struct identity *i, const char *scope) {
+        if (json_object_set_new(claims, AGENTID_CLAIM_UID, json_integer(i->uid)) < 0 ||
+            json_object_set_new(claims, AGENTID_CLAIM_TEMPLATE, json_string(i->template_name)) < 0 ||
+            (scope[0] && json_object_set_new(claims, "scope", json_string(scope)) < 0))
+                return -ENOMEM;
+        return 0;
+}
+
+/* An access token in the RFC 9068 profile: client_id is the agent, sub the
+ * principal it acts for (else the agent itself), act the RFC 8693 chain of
+ * actors with the agent outermost. */
+static json_t *token_claims(struct broker *b, const struct identity *i, json_t *chain, const char *audience,
+                            uint64_t iat, uint64_t exp, const char *jti, const char *scope) {
+        const char *principal = delegation_principal(chain), *owner;
+        json_t *claims, *act = delegation_act(i, chain), *first;
+
+        /* The owner: whoever minted the agent (the nearest chain entry). */
+        first = json_array_get(chain, 0);
+        owner = json_string_value(json_object_get(first, "sub"));
+        claims = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:I}", "iss", b->config.issuer, "sub",
+                           principal ?: i->name, "client_id", i->name, "aud", audience, "iat", (json_int_t) iat, "nbf",
+                           (json_int_t) iat, "exp", (json_int_t) exp, "jti", jti, AGENTID_CLAIM_OWNER, owner ?: "",
+                           AGENTID_CLAIM_OWNER_UID, (json_int_t) i->owner_uid);
+        if (!claims || !act) {
+                json_decref(act);
+                json_decref(claims);
+                return NULL;
+        }
+        /* set_new takes act even when it fails. */
+        if (json_object_set_new(claims, "act", act) < 0 || agent_claims(claims, i, scope) < 0) {
+                json_decref(claims);
+                return NULL;
+        }
+        return claims;
+}
+
+/* A one-time grant: no sub, client_id or aud at all, so that no access
+ * token verifier takes it for a token even if it ignores typ. */
+static json_t *grant_claims(struct broker *b, const struct identity *i, const char *audience, uint64_t iat,
+                            uint64_t exp, const char *jti, const char *scope) {
+        json_t *claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "iss", b->config.issuer,
+                                   AGENTID_CLAIM_GRANT_AGENT, i->name, AGENTID_CLAIM_GRANT_AUDIENCE, audience, "iat",
+                                   (json_int_t) iat, "nbf", (json_int_t) iat, "exp", (json_int_t) exp, "jti", jti);
+
+        if (!claims || agent_claims(claims, i, scope) < 0) {
+                json_decref(claims);
+                return NULL;
+        }
+        return claims;
+}
+
 /* IssueToken and IssueGrant: for the live agent the caller runs as, and
  * for nobody else. */
 static int issue(struct broker *b, const struct caller *c, json_t *params, bool grant, struct reply *reply) {
@@ -94,8 +151,9 @@ static int issue(struct broker *b, const struct caller *c, json_t *params, bool 
         uint64_t ttl, now, iat, exp, max_ttl = grant ? AGENTID_GRANT_TTL_MAX_USEC : AGENTID_TOKEN_TTL_MAX_USEC;
         _cleanup_free_ char *token = NULL;
         _cleanup_savepoint_ struct savepoint sp = {};
-        json_t *claims = NULL, *chain = NULL, *act;
-        const char *audience, *owner;
+        json_t *claims = NULL, *chain = NULL, *status;
+        const char *audience;
+        uint64_t idx = 0;
         struct identity i;
         struct event e;
         int r;
@@ -131,20 +189,19 @@ static int issue(struct broker *b, const struct caller *c, json_t *params, bool 
         if (make_jti(jti, sizeof(jti)) < 0)
                 return reply_fail(reply, AGENTID_ERROR_INTERNAL, "no randomness for a jti");
 
+        /* A token's place in the status list is the rowid its row will get
+         * (the broker is the single writer: nothing comes in between). */
+        if (!grant && creds_token_next_index(b->creds, &idx) < 0)
+                return reply_fail(reply, AGENTID_ERROR_INTERNAL, "reading the store failed");
         chain = delegation_chain(b, &i);
-        act = delegation_act(chain);
-        owner = json_string_value(json_object_get(json_array_get(chain, 0), "sub"));
-        claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:I, s:s, s:s, s:I}", "iss", b->config.issuer, "sub",
-                           i.name, "aud", audience, "iat", (json_int_t) iat, "nbf", (json_int_t) iat, "exp",
-                           (json_int_t) exp, "jti", jti, "uid", (json_int_t) i.uid, "template", i.template_name,
-                           "owner", owner ? owner : "", "owner_uid", (json_int_t) i.owner_uid);
-        if (claims && scope[0])
-                json_object_set_new(claims, "scope", json_string(scope));
-        if (claims && act)
-                json_object_set_new(claims, "act", act);
-        else
-                json_decref(act);
+        claims = grant ? grant_claims(b, &i, audience, iat, exp, jti, scope)
+                       : token_claims(b, &i, chain, audience, iat, exp, jti, scope);
         json_decref(chain);
+        if (claims && !grant && (status = status_list_claim(b, idx)) &&
+            json_object_set_new(claims, "status", status) < 0) {
+                json_decref(claims);
+                claims = NULL;
+        }
         if (!claims)
                 return reply_fail(reply, AGENTID_ERROR_INTERNAL, "out of memory");
         r = jwt_sign(b->keys.signer, key->kid, grant ? AGENTID_GRANT_TYP : AGENTID_TOKEN_TYP, claims, &token);
@@ -168,6 +225,7 @@ static int issue(struct broker *b, const struct caller *c, json_t *params, bool 
                                                          .kind = grant ? TOKEN_KIND_GRANT : TOKEN_KIND_TOKEN,
                                                          .issued_usec = now,
                                                          .expires_usec = exp * USEC_PER_SEC,
+                                                         .index = idx,
                                                  });
         if (r == 0)
                 r = creds_key_extend(b->creds, key->kid, exp * USEC_PER_SEC);
@@ -185,6 +243,8 @@ static int issue(struct broker *b, const struct caller *c, json_t *params, bool 
                                   grant ? "grant" : "token", strerror(-r));
         }
         keyring_note_exp(&b->keys, key->kid, exp * USEC_PER_SEC);
+        if (!grant)
+                status_list_note_index(b, idx);
 
         reply->parameters = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", grant ? "grant" : "token", token, "jti", jti,
                                       "kid", key->kid, "audience", audience, "expires_at",
@@ -229,6 +289,7 @@ static int check(struct broker *b, const struct caller *c, json_t *params, bool 
         static const char *const known_token[] = { "token", "audience", NULL };
         static const char *const known_grant[] = { "grant", "audience", NULL };
         const char *what = grant ? "grant" : "token", *token, *audience, *jti, *sub;
+        const char *subject_claim = grant ? AGENTID_CLAIM_GRANT_AGENT : "client_id";
         char why[512], hash[64], stored_hash[64];
         json_t *claims = NULL;
         enum token_kind kind;
@@ -249,6 +310,8 @@ static int check(struct broker *b, const struct caller *c, json_t *params, bool 
                                 .typ = grant ? AGENTID_GRANT_TYP : AGENTID_TOKEN_TYP,
                                 .issuer = b->config.issuer,
                                 .audience = audience,
+                                .audience_claim = grant ? AGENTID_CLAIM_GRANT_AUDIENCE : "aud",
+                                .subject_claim = subject_claim,
                                 .now = now / USEC_PER_SEC,
                                 .leeway = b->keys.leeway_usec / USEC_PER_SEC,
                                 .verified = &b->keys.verified,
@@ -259,7 +322,7 @@ static int check(struct broker *b, const struct caller *c, json_t *params, bool 
 
         /* Signed by us: the claims can be trusted from here on. */
         jti = json_string_value(json_object_get(claims, "jti"));
-        sub = json_string_value(json_object_get(claims, "sub"));
+        sub = json_string_value(json_object_get(claims, subject_claim));
         r = creds_token_get(b->creds, jti, &kind, stored_hash, sizeof(stored_hash), &redeemed);
         if (r < 0 && r != -ENOENT) {
                 json_decref(claims);
@@ -272,7 +335,7 @@ static int check(struct broker *b, const struct caller *c, json_t *params, bool 
                 return refuse(b, c, NULL, AGENTID_ERROR_INVALID_TOKEN, reply, what, why);
         }
         /* A token dies with its agent, whatever its exp says. */
-        (void) json_get_uint(claims, "uid", UINT32_MAX, &uid);
+        (void) json_get_uint(claims, AGENTID_CLAIM_UID, UINT32_MAX, &uid);
         if (!agent_name_is_valid(sub) || store_find(b->store, sub, 0, false, ret_i) < 0 ||
             ret_i->state != IDENTITY_LIVE || ret_i->expires_usec <= now || ret_i->uid != uid) {
                 snprintf(why, sizeof(why), "agent %.64s is no longer live", sub);
@@ -316,7 +379,7 @@ int method_redeem_grant(struct broker *b, const struct caller *c, json_t *params
                 return -EPROTO;
         jti = json_string_value(json_object_get(claims, "jti"));
         snprintf(detail, sizeof(detail), "jti %s, audience %s", jti,
-                 json_string_value(json_object_get(claims, "aud")) ?: "(list)");
+                 json_string_value(json_object_get(claims, AGENTID_CLAIM_GRANT_AUDIENCE)) ?: "(list)");
         e = event_for(EVENT_REDEEM, &i, c, detail);
         /* Burn and record in one transaction: a grant is either unused, or
          * used exactly once with the event that says by whom. */
@@ -348,22 +411,29 @@ int method_jwks(struct broker *b, const struct caller *c, json_t *params, struct
 }
 
 int method_rotate_keys(struct broker *b, const struct caller *c, json_t *params, struct reply *reply) {
-        static const char *const known[] = { NULL };
-        char old_kid[AGENTID_KID_MAX + 1], new_kid[AGENTID_KID_MAX + 1], detail[128];
+        static const char *const known[] = { "now", NULL };
+        char old_kid[AGENTID_KID_MAX + 1], new_kid[AGENTID_KID_MAX + 1], detail[128], at[RFC3339_MAX];
+        json_t *now = json_object_get(params, "now");
+        uint64_t activates;
         int r;
 
         if (params_check_known(params, known, reply) < 0)
                 return -EPROTO;
+        if (now && !json_is_boolean(now))
+                return reply_fail(reply, AGENTID_ERROR_INVALID_PARAMETER, "now must be true or false");
         if (!caller_is_admin(b, c)) {
                 snprintf(detail, sizeof(detail), "uid %u may not rotate the signing keys", (unsigned) c->uid);
                 broker_record_denial(b, c, NULL, NULL, detail);
                 return reply_fail(reply, AGENTID_ERROR_PERMISSION_DENIED, "%s (admins only)", detail);
         }
-        r = keyring_rotate(b, c, old_kid, new_kid);
-        if (r < 0)
+        r = keyring_rotate(b, c, json_is_true(now), old_kid, new_kid, &activates);
+        if (r < 0 && r != -EEXIST)
                 return reply_fail(reply, AGENTID_ERROR_INTERNAL, "rotating the signing key failed, nothing changed: %s",
                                   strerror(-r));
-        reply->parameters = json_pack("{s:s, s:o}", "kid", new_kid, "retired",
-                                      old_kid[0] ? json_string(old_kid) : json_null());
+        /* A next key already published: say which, and when it signs. */
+        reply->parameters = json_pack("{s:s, s:o, s:s, s:I, s:b}", "kid", new_kid, "retired",
+                                      old_kid[0] ? json_string(old_kid) : json_null(), "signs_from",
+                                      rfc3339_format(activates, at, sizeof(at)), "signs_from_usec",
+                                      (json_int_t) activates, "already_scheduled", r == -EEXIST);
         return 0;
 }

@@ -174,6 +174,8 @@ static void on_tick(struct broker *b) {
         /* Expired token rows go; retired keys leave the JWKS file once
          * every token they signed has expired. */
         keyring_housekeeping(b);
+        /* The token status list is re-signed before it expires. */
+        status_list_housekeeping(b);
         /* Step-up requests nobody decided in time expire. */
         stepup_housekeeping(b);
         /* Refusal counts whose window ended become events. */

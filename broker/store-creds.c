@@ -16,6 +16,10 @@ enum {
         CS_KEY_INSERT,
         CS_KEY_RETIRE,
         CS_KEY_EXTEND,
+        CS_KEY_ACTIVATE,
+        CS_KEY_DISCARD_NEXT,
+        CS_TOKEN_NEXT_INDEX,
+        CS_TOKENS_STATUS,
         CS_TOKEN_INSERT,
         CS_TOKEN_GET,
         CS_GRANT_BURN,
@@ -26,13 +30,21 @@ enum {
 };
 
 static const char *const statements[_CS_MAX] = {
-        [CS_KEYS_LIST] = "SELECT kid, x, created_usec, retired_usec, max_exp_usec FROM signing_keys "
-                         "ORDER BY created_usec DESC, rowid DESC",
-        [CS_KEY_INSERT] = "INSERT INTO signing_keys (kid, x, created_usec) VALUES (?1, ?2, ?3)",
-        [CS_KEY_RETIRE] = "UPDATE signing_keys SET retired_usec = ?1 WHERE retired_usec IS NULL",
+        [CS_KEYS_LIST] = "SELECT kid, x, created_usec, retired_usec, max_exp_usec, next, activates_usec "
+                         "FROM signing_keys ORDER BY created_usec DESC, rowid DESC",
+        [CS_KEY_INSERT] = "INSERT INTO signing_keys (kid, x, created_usec, next, activates_usec) "
+                          "VALUES (?1, ?2, ?3, ?4, ?5)",
+        [CS_KEY_RETIRE] = "UPDATE signing_keys SET retired_usec = ?1 WHERE retired_usec IS NULL AND next = 0",
+        [CS_KEY_ACTIVATE] = "UPDATE signing_keys SET next = 0, activates_usec = ?1 "
+                            "WHERE retired_usec IS NULL AND next = 1",
+        [CS_KEY_DISCARD_NEXT] = "UPDATE signing_keys SET retired_usec = ?1 WHERE retired_usec IS NULL AND next = 1",
+        [CS_TOKEN_NEXT_INDEX] = "SELECT coalesce(max(rowid), 0) + 1 FROM tokens",
+        [CS_TOKENS_STATUS] = "SELECT t.rowid, EXISTS (SELECT 1 FROM identities i WHERE i.name = t.agent "
+                             "AND i.state = 'live' AND i.expires_usec > ?1) FROM tokens t "
+                             "WHERE t.kind = 'token' AND t.expires_usec > ?1 ORDER BY t.rowid DESC",
         [CS_KEY_EXTEND] = "UPDATE signing_keys SET max_exp_usec = max(max_exp_usec, ?2) WHERE kid = ?1",
-        [CS_TOKEN_INSERT] = "INSERT INTO tokens (jti, kind, agent, kid, hash, audience, issued_usec, expires_usec) "
-                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        [CS_TOKEN_INSERT] = "INSERT INTO tokens (jti, kind, agent, kid, hash, audience, issued_usec, expires_usec, "
+                            "rowid) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, nullif(?9, 0))",
         [CS_TOKEN_GET] = "SELECT kind, hash, redeemed_usec FROM tokens WHERE jti = ?1",
         [CS_GRANT_BURN] = "UPDATE tokens SET redeemed_usec = ?2 WHERE jti = ?1 AND kind = 'grant' "
                           "AND redeemed_usec IS NULL",
@@ -98,6 +110,8 @@ int creds_keys_list(struct creds_store *cs, int (*cb)(void *userdata, const stru
                 k.created_usec = (uint64_t) sqlite3_column_int64(st, 2);
                 k.retired_usec = (uint64_t) sqlite3_column_int64(st, 3);
                 k.max_exp_usec = (uint64_t) sqlite3_column_int64(st, 4);
+                k.next = sqlite3_column_int64(st, 5) != 0;
+                k.activates_usec = (uint64_t) sqlite3_column_int64(st, 6);
                 r = cb(userdata, &k);
                 if (r < 0)
                         break;
@@ -114,7 +128,24 @@ int creds_key_insert(struct creds_store *cs, const struct signing_key_row *k) {
         sqlite3_bind_text(st, 1, k->kid, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, k->x, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, (int64_t) k->created_usec);
+        sqlite3_bind_int64(st, 4, k->next ? 1 : 0);
+        sqlite3_bind_int64(st, 5, (int64_t) k->activates_usec);
         return step_done(cs, st);
+}
+
+int creds_key_discard_next(struct creds_store *cs, uint64_t when_usec) {
+        sqlite3_bind_int64(cs->stmt[CS_KEY_DISCARD_NEXT], 1, (int64_t) when_usec);
+        return step_done(cs, cs->stmt[CS_KEY_DISCARD_NEXT]);
+}
+
+int creds_key_activate_next(struct creds_store *cs, uint64_t when_usec) {
+        int r;
+
+        sqlite3_bind_int64(cs->stmt[CS_KEY_ACTIVATE], 1, (int64_t) when_usec);
+        r = step_done(cs, cs->stmt[CS_KEY_ACTIVATE]);
+        if (r == 0 && sqlite3_changes(cs->db) != 1)
+                r = -ENOENT;
+        return r;
 }
 
 int creds_key_retire_current(struct creds_store *cs, uint64_t when_usec) {
@@ -141,7 +172,37 @@ int creds_token_insert(struct creds_store *cs, const struct token_row *t) {
         sqlite3_bind_text(st, 6, t->audience, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 7, (int64_t) t->issued_usec);
         sqlite3_bind_int64(st, 8, (int64_t) t->expires_usec);
+        sqlite3_bind_int64(st, 9, (int64_t) t->index);
         return step_done(cs, st);
+}
+
+int creds_token_next_index(struct creds_store *cs, uint64_t *ret) {
+        sqlite3_stmt *st = cs->stmt[CS_TOKEN_NEXT_INDEX];
+        int rc = sqlite3_step(st), r = 0;
+
+        if (rc == SQLITE_ROW)
+                *ret = (uint64_t) sqlite3_column_int64(st, 0);
+        else
+                r = sql_errno(rc == SQLITE_DONE ? SQLITE_ERROR : rc);
+        done(st);
+        return r;
+}
+
+int creds_tokens_status(struct creds_store *cs, uint64_t now_usec,
+                        int (*cb)(void *userdata, uint64_t index, bool live), void *userdata) {
+        sqlite3_stmt *st = cs->stmt[CS_TOKENS_STATUS];
+        int rc, r = 0;
+
+        sqlite3_bind_int64(st, 1, (int64_t) now_usec);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                r = cb(userdata, (uint64_t) sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1) != 0);
+                if (r < 0)
+                        break;
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = sql_errno(rc);
+        done(st);
+        return r;
 }
 
 int creds_token_get(struct creds_store *cs, const char *jti, enum token_kind *ret_kind, char *hash, size_t hash_size,

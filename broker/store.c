@@ -188,6 +188,12 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
         "CREATE INDEX identities_live_owner ON identities (owner_uid) WHERE state = 'live';"
         "CREATE INDEX identities_live_parent ON identities (parent) WHERE state = 'live';"
         "CREATE INDEX identities_parent ON identities (parent) WHERE parent IS NOT NULL;",
+        /* 5 -> 6: key rollover (keys.c). A next key is published before it
+         * signs: at most one current (next 0) and one next (next 1) key. */
+        "ALTER TABLE signing_keys ADD COLUMN next INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE signing_keys ADD COLUMN activates_usec INTEGER NOT NULL DEFAULT 0;"
+        "DROP INDEX signing_keys_current;"
+        "CREATE UNIQUE INDEX signing_keys_unretired ON signing_keys (next) WHERE retired_usec IS NULL;",
 };
 
 /* After the 3 -> 4 SQL: chain the rows already there, then make the

@@ -110,4 +110,4 @@ int store_checkpoint(struct store *s);
 uint64_t store_checkpoints_completed(struct store *s);
 
 /* Schema version this build writes. */
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6

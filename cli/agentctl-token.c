@@ -102,7 +102,8 @@ out:
 }
 
 static void print_act(json_t *act) {
-        for (int k = 0; json_is_object(act) && k <= AGENTID_DELEGATION_DEPTH_MAX; k++) {
+        /* The agent, up to DEPTH_MAX parent agents, the user who minted the top one. */
+        for (int k = 0; json_is_object(act) && k < AGENTID_DELEGATION_DEPTH_MAX + 2; k++) {
                 printf("%s%s", k ? " > " : "", agentctl_text(json_string_value(json_object_get(act, "sub"))));
                 act = json_object_get(act, "act");
         }
@@ -111,16 +112,22 @@ static void print_act(json_t *act) {
 static void print_verified(json_t *reply, const char *what) {
         json_t *claims = json_object_get(reply, "claims"), *aud = json_object_get(claims, "aud");
         const char *scope = json_string_value(json_object_get(claims, "scope"));
+        const char *sub = json_string_value(json_object_get(claims, "sub"));
+        const char *agent = json_string_value(json_object_get(reply, "agent"));
 
+        if (!aud) /* a grant */
+                aud = json_object_get(claims, AGENTID_CLAIM_GRANT_AUDIENCE);
         printf("%-13s yes\n", what);
-        printf("agent:        %s (uid %" JSON_INTEGER_FORMAT ")\n", agentctl_text(json_string_value(json_object_get(reply, "agent"))),
+        printf("agent:        %s (uid %" JSON_INTEGER_FORMAT ")\n", agentctl_text(agent),
                json_integer_value(json_object_get(reply, "uid")));
+        /* sub is the principal the agent acts for, when there is one. */
+        printf("acts for:     %s\n", sub && agent && !streq(sub, agent) ? agentctl_text(sub) : "-");
         printf("issuer:       %s\n", agentctl_text(json_string_value(json_object_get(claims, "iss"))));
         printf("audience:     %s\n", json_is_string(aud) ? agentctl_text(json_string_value(aud)) : "(list)");
         printf("expires:      %s\n", agentctl_text(json_string_value(json_object_get(reply, "expires_at"))));
-        printf("template:     %s\n", agentctl_text(json_string_value(json_object_get(claims, "template"))));
+        printf("template:     %s\n", agentctl_text(json_string_value(json_object_get(claims, AGENTID_CLAIM_TEMPLATE))));
         printf("scope:        %s\n", agentctl_text(scope));
-        printf("acts for:     ");
+        printf("actors:       ");
         print_act(json_object_get(claims, "act"));
         printf("\njti:          %s\n", agentctl_text(json_string_value(json_object_get(claims, "jti"))));
 }
@@ -180,27 +187,46 @@ static int cmd_jwks(int argc, char **argv) {
         return 0;
 }
 
+/* rotate-keys [--now] */
 static int cmd_rotate(int argc, char **argv) {
-        json_t *reply = NULL;
-        const char *old;
-        int r;
+        static const struct option options[] = { { "now", no_argument, NULL, 'n' }, {} };
+        json_t *params = json_object(), *reply = NULL;
+        const char *old, *kid, *from;
+        int opt, r = 2;
 
-        if (argc != 1)
-                return usage_error(argv[0], "takes no arguments");
-        r = agentctl_call(arg_socket, AGENTID_METHOD_ROTATE_KEYS, NULL, &reply);
+        while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+                if (opt != 'n')
+                        goto out;
+                json_object_set_new(params, "now", json_true());
+        }
+        if (optind < argc) {
+                r = usage_error(argv[0], "takes no arguments");
+                goto out;
+        }
+        r = agentctl_call(arg_socket, AGENTID_METHOD_ROTATE_KEYS, params, &reply);
         if (r)
-                return r;
+                goto out;
         if (arg_json)
                 agentctl_print_json(reply);
         else {
                 old = json_string_value(json_object_get(reply, "retired"));
-                printf("new signing key %s", agentctl_text(json_string_value(json_object_get(reply, "kid"))));
-                if (old)
-                        printf("; %s retired (published until its tokens expire)", agentctl_text(old));
+                kid = agentctl_text(json_string_value(json_object_get(reply, "kid")));
+                from = agentctl_text(json_string_value(json_object_get(reply, "signs_from")));
+                if (json_object_get(params, "now")) {
+                        printf("new signing key %s signs now", kid);
+                        if (old)
+                                printf("; %s retired (published until its tokens expire)", agentctl_text(old));
+                } else if (json_is_true(json_object_get(reply, "already_scheduled")))
+                        printf("next signing key %s is already published; it signs from %s", kid, from);
+                else
+                        printf("next signing key %s published; it signs from %s%s%s", kid, from,
+                               old ? ", when it replaces " : "", old ? agentctl_text(old) : "");
                 printf("\n");
         }
         json_decref(reply);
-        return 0;
+out:
+        json_decref(params);
+        return r;
 }
 
 int agentctl_creds(int argc, char **argv, const char *socket, bool json) {

@@ -33,7 +33,7 @@ line_of() { grep -n -E -m1 -- "$2" <<<"$1" | cut -d: -f1 || echo 0; }
 # than ls).
 for attempt in 1 2 3 4 5; do
         out=$("$AGENTCTL" run --reason "audit story test" -- sh -c \
-                "id; ls /; echo \"name=\$AGENTID_NAME\"; touch \$HOME/home-writable && echo home-ok; $AGENTCTL --socket $AGENTID_SOCKET token --audience audit-test >/dev/null")
+                "id; ls /; echo \"name=\$AGENTID_NAME\"; touch \$HOME/home-writable && echo home-ok; $AGENTCTL --socket $AGENTID_SOCKET token --audience urn:agentid:audit-test >/dev/null")
         name=$(sed -n 's/^name=//p' <<<"$out")
         [[ -n $name ]] || fail "task output: $out"
         assert_contains "$out" home-ok "home writable below a ReadOnlyPaths= directory"
@@ -60,7 +60,7 @@ l_run=$(line_of "$story" "  run  ")
 l_sh=$(line_of "$story" "argv: sh -c")
 l_id=$(line_of "$story" "argv: id$")
 l_ls=$(line_of "$story" "argv: ls /$")
-l_token=$(line_of "$story" "  token  .*jti [^ ]+, audience audit-test, expires in")
+l_token=$(line_of "$story" "  token  .*jti [^ ]+, audience urn:agentid:audit-test, expires in")
 l_revoke=$(line_of "$story" "  revoke  ")
 l_kill=$(line_of "$story" "  kill  ")
 for l in l_mint l_run l_sh l_id l_ls l_token l_revoke l_kill; do

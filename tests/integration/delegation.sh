@@ -3,11 +3,8 @@
 # its template's depth and count limits; the chain shows in tokens ("act"),
 # in agentctl show and in events; revoking a parent revokes its children.
 source "$(dirname "$0")/lib.sh"
-# Our own uid range: see tokens.sh.
-write_config <<'C'
-uid_min = 410000
-uid_max = 419999
-C
+# lib.sh's uid slice for this file and checkout: see tokens.sh.
+write_config </dev/null
 T=$TEST_DIR/etc/templates.d
 cat >"$T/parent.conf" <<'E'
 [template]
@@ -111,11 +108,13 @@ assert_eq "$(count_identities "parent = '$(jq -r .name <<<"$P2_json")'")" 0 "ref
 # A plain user is still held to the template's invokers.
 expect_error "PermissionDenied" as_nobody "$AGENTCTL" mint --template narrow
 
-# The chain in the child's token: current actor outermost.
+# The chain in the child's token (RFC 8693): the child, the current actor,
+# outermost, then its parent, then the user who minted the parent.
 tok=$(as_agent "$C1_uid" "$AGENTCTL" token)
-assert_eq "$(claims_of "$tok" | jq -c .act)" "{\"act\":{\"sub\":\"root\",\"uid\":0},\"sub\":\"$P\",\"uid\":$P_uid}" "act"
+assert_eq "$(claims_of "$tok" | jq -c .act.act)" "{\"act\":{\"agentid_uid\":0,\"sub\":\"root\"},\"agentid_uid\":$P_uid,\"sub\":\"$P\"}" "act"
+assert_eq "$(claims_of "$tok" | jq -r '.act.sub == .client_id and .act.agentid_uid == '"$C1_uid")" true "child outermost"
 assert_eq "$(claims_of "$tok" | jq -r .scope)" a "child's scope"
-assert_contains "$("$AGENTCTL" verify "$tok")" "acts for:     $P > root"
+assert_contains "$("$AGENTCTL" verify "$tok")" "actors:       $C1 > $P > root"
 
 # Cascade: revoking the parent revokes its children, in one step.
 assert_contains "$("$AGENTCTL" revoke "$P")" "revoked 3 agents: $P"  # with its 2 children
@@ -138,7 +137,7 @@ D2=$(jq -r .name <<<"$D2_json")
 expect_error "depth 3" as_agent "$(jq -r .uid <<<"$D2_json")" "$AGENTCTL" mint --template deep --ttl 1m
 assert_eq "$("$AGENTCTL" --json show "$D2" | jq -c '[.delegation[].sub]')" "[\"$D1\",\"$D\",\"root\"]" "grandchild chain"
 tok=$(as_agent "$(jq -r .uid <<<"$D2_json")" "$AGENTCTL" token)
-assert_eq "$(claims_of "$tok" | jq -r '[.act.sub, .act.act.sub, .act.act.act.sub] | join(" ")')" "$D1 $D root" "nested act"
+assert_eq "$(claims_of "$tok" | jq -r '[.act.sub, .act.act.sub, .act.act.act.sub, .act.act.act.act.sub] | join(" ")')" "$D2 $D1 $D root" "nested act"
 "$AGENTCTL" revoke "$D" >/dev/null
 assert_eq "$(field "$D1" state) $(field "$D2" state)" "revoked revoked" "recursive cascade"
 assert_eq "$(count_identities "state = 'live'")" 1 "only P2 is left"

@@ -15,6 +15,7 @@
 
 #include "agentid/protocol.h"
 #include "broker-fixture.h"
+#include "agentid/token.h"
 #include "delegation.h"
 #include "duration.h"
 
@@ -258,25 +259,34 @@ static void test_chain_and_act(void **state) {
         assert_string_equal(json_string_value(json_object_get(e, "kind")), "on_behalf_of");
         assert_null(json_object_get(e, "uid"));
 
-        /* RFC 8693 "act": the same chain nested, nearest outermost. */
-        act = delegation_act(chain);
+        /* RFC 8693 "act": the actors nested, the agent itself (the current
+         * actor) outermost, then its parents, then the user who minted the
+         * top one; whom they act for is the token's sub, not an actor. */
+        act = delegation_act(&grandchild, chain);
         assert_non_null(act);
-        assert_string_equal(json_string_value(json_object_get(act, "sub")), "ag-child");
-        assert_int_equal(json_integer_value(json_object_get(act, "uid")), 71041);
+        assert_string_equal(json_string_value(json_object_get(act, "sub")), "ag-grandchild");
+        assert_int_equal(json_integer_value(json_object_get(act, AGENTID_CLAIM_UID)), 71042);
         e = json_object_get(act, "act");
+        assert_string_equal(json_string_value(json_object_get(e, "sub")), "ag-child");
+        assert_int_equal(json_integer_value(json_object_get(e, AGENTID_CLAIM_UID)), 71041);
+        e = json_object_get(e, "act");
         assert_string_equal(json_string_value(json_object_get(e, "sub")), "ag-parent");
         e = json_object_get(e, "act");
         assert_string_equal(json_string_value(json_object_get(e, "sub")), "root");
-        e = json_object_get(e, "act");
-        assert_string_equal(json_string_value(json_object_get(e, "sub")), "alice@example.org");
+        assert_int_equal(json_integer_value(json_object_get(e, AGENTID_CLAIM_UID)), 0);
         assert_null(json_object_get(e, "act"));
         assert_null(json_object_get(e, "kind")); /* act carries sub and uid only */
+        assert_string_equal(delegation_principal(chain), "alice@example.org");
         json_decref(act);
         json_decref(chain);
 
-        /* No chain, no act. */
+        /* No chain: the agent alone acts, for nobody else. */
         chain = json_array();
-        assert_null(delegation_act(chain));
+        act = delegation_act(&grandchild, chain);
+        assert_string_equal(json_string_value(json_object_get(act, "sub")), "ag-grandchild");
+        assert_null(json_object_get(act, "act"));
+        assert_null(delegation_principal(chain));
+        json_decref(act);
         json_decref(chain);
 }
 

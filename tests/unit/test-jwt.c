@@ -232,6 +232,57 @@ static void test_type(void **state) {
         free(t);
 }
 
+/* RFC 9068 at+jwt: "application/" may be spelled out (RFC 7515 4.1.9), in
+ * any case; nothing else passes. */
+static void test_access_token_type(void **state) {
+        struct jwt_expect at = expect;
+        static const char *const ok[] = { "at+jwt", "AT+JWT", "application/at+jwt", "Application/At+Jwt" };
+        static const char *const bad[] = { "JWT", "at+jwtx", "application/", "application/application/at+jwt",
+                                           "xat+jwt", "statuslist+jwt", "" };
+        char h[128], *t;
+
+        at.typ = AGENTID_TOKEN_TYP;
+        for (size_t k = 0; k < sizeof(ok) / sizeof(ok[0]); k++) {
+                snprintf(h, sizeof(h), "{\"alg\":\"EdDSA\",\"kid\":\"k1\",\"typ\":\"%s\"}", ok[k]);
+                t = make(h, CLAIMS(""));
+                assert_int_equal(verify_e(t, &at), JWT_OK);
+                free(t);
+        }
+        for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+                snprintf(h, sizeof(h), "{\"alg\":\"EdDSA\",\"kid\":\"k1\",\"typ\":\"%s\"}", bad[k]);
+                t = make(h, CLAIMS(""));
+                assert_int_equal(verify_e(t, &at), JWT_BAD_TYPE);
+                free(t);
+        }
+}
+
+/* The subject and audience claims the caller names: a grant's claims do
+ * not pass for a token's and vice versa. */
+static void test_claim_names(void **state) {
+        struct jwt_expect token = expect, grant = expect;
+        char *t = make(HDR, CLAIMS("")), *g;
+
+        token.subject_claim = "client_id";
+        grant.subject_claim = AGENTID_CLAIM_GRANT_AGENT;
+        grant.audience_claim = AGENTID_CLAIM_GRANT_AUDIENCE;
+        /* CLAIMS has sub and aud only. */
+        assert_int_equal(verify_e(t, &token), JWT_MALFORMED);
+        assert_int_equal(verify_e(t, &grant), JWT_MALFORMED);
+        free(t);
+        t = make(HDR, CLAIMS(",\"client_id\":\"ag-default-abc123\""));
+        assert_int_equal(verify_e(t, &token), JWT_OK);
+        free(t);
+        g = make(HDR, "{\"iss\":\"" ISS "\",\"" AGENTID_CLAIM_GRANT_AGENT "\":\"ag-default-abc123\",\""
+                      AGENTID_CLAIM_GRANT_AUDIENCE "\":\"" AUD "\",\"iat\":1899999990,\"exp\":1900000100,"
+                      "\"jti\":\"j1\"}");
+        assert_int_equal(verify_e(g, &grant), JWT_OK);
+        /* No aud, no sub: whatever else it is, it is no token. */
+        assert_int_equal(verify_e(g, &token), JWT_MALFORMED);
+        token.subject_claim = AGENTID_CLAIM_GRANT_AGENT;
+        assert_int_equal(verify_e(g, &token), JWT_WRONG_AUDIENCE);
+        free(g);
+}
+
 static void test_crit(void **state) {
         char *t = make("{\"alg\":\"EdDSA\",\"crit\":[\"exp\"],\"kid\":\"k1\",\"typ\":\"JWT\"}", CLAIMS(""));
         assert_int_equal(verify(t), JWT_MALFORMED);
@@ -473,6 +524,7 @@ int main(void) {
                 cmocka_unit_test(test_audience_issuer), cmocka_unit_test(test_malformed),
                 cmocka_unit_test(test_duplicate_keys),  cmocka_unit_test(test_bad_base64),
                 cmocka_unit_test(test_oversized),       cmocka_unit_test(test_hash),
+                cmocka_unit_test(test_access_token_type), cmocka_unit_test(test_claim_names),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

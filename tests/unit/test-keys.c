@@ -135,6 +135,7 @@ static void test_restart_keeps_the_key(void **state) {
 static void test_rotation(void **state) {
         struct fixture *f = *state;
         struct caller c = { .uid = 0, .pid = 4242 };
+        uint64_t signs_from;
         char old_kid[AGENTID_KID_MAX + 1], new_kid[AGENTID_KID_MAX + 1], first[AGENTID_KID_MAX + 1];
         char path[256], detail[256];
         uint64_t now = now_usec();
@@ -145,7 +146,7 @@ static void test_rotation(void **state) {
         assert_int_equal(creds_key_extend(f->b.creds, first, now + 3600 * SEC), 0);
         keyring_note_exp(&f->b.keys, first, now + 3600 * SEC);
 
-        assert_int_equal(keyring_rotate(&f->b, &c, old_kid, new_kid), 0);
+        assert_int_equal(keyring_rotate(&f->b, &c, true, old_kid, new_kid, &signs_from), 0);
         assert_string_equal(old_kid, first);
         assert_string_not_equal(new_kid, first);
         assert_string_equal(keyring_current(&f->b.keys)->kid, new_kid);
@@ -168,7 +169,7 @@ static void test_rotation(void **state) {
 
         /* The second key signed nothing: once retired it is not published. */
         snprintf(first, sizeof(first), "%s", new_kid);
-        assert_int_equal(keyring_rotate(&f->b, NULL, old_kid, new_kid), 0);
+        assert_int_equal(keyring_rotate(&f->b, NULL, true, old_kid, new_kid, &signs_from), 0);
         assert_string_equal(old_kid, first);
         assert_null(keyring_lookup(&f->b.keys, first));
         jwks = keyring_jwks(&f->b.keys, now_usec());
@@ -177,17 +178,85 @@ static void test_rotation(void **state) {
         assert_int_equal(f->b.keys.n, 3); /* but remembered in the store */
 }
 
+/* Rollover: the next key is published ahead and signs only when due; a
+ * second request changes nothing; the schedule publishes one by itself; a
+ * next key whose private half is lost is discarded, never activated. */
+static void test_rollover(void **state) {
+        struct fixture *f = *state;
+        struct caller c = { .uid = 0, .pid = 4242 };
+        char old_kid[AGENTID_KID_MAX + 1], next_kid[AGENTID_KID_MAX + 1], again[AGENTID_KID_MAX + 1];
+        char first[AGENTID_KID_MAX + 1], path[256], detail[256];
+        uint64_t signs_from, now = now_usec();
+        struct signing_key *next;
+        json_t *jwks;
+
+        snprintf(first, sizeof(first), "%s", keyring_current(&f->b.keys)->kid);
+        f->b.keys.publish_ahead_usec = 3600 * SEC;
+        assert_int_equal(keyring_rotate(&f->b, &c, false, old_kid, next_kid, &signs_from), 0);
+        assert_string_equal(old_kid, first);
+        assert_true(signs_from >= now + 3600 * SEC);
+        /* Published (newest first), not signing, not accepted yet. */
+        assert_string_equal(keyring_current(&f->b.keys)->kid, first);
+        assert_string_equal(keyring_next(&f->b.keys)->kid, next_kid);
+        assert_null(keyring_lookup(&f->b.keys, next_kid));
+        jwks = read_jwks_file(f);
+        assert_int_equal(json_array_size(json_object_get(jwks, "keys")), 2);
+        assert_string_equal(jwks_kid(jwks, 0), next_kid);
+        json_decref(jwks);
+        private_path(f, next_kid, path, sizeof(path));
+        assert_int_equal(access(path, F_OK), 0);
+        fixture_last_detail(f, "rotate", detail, sizeof(detail));
+        assert_non_null(strstr(detail, "published"));
+        /* Asked again: the same next key, nothing new. */
+        assert_int_equal(keyring_rotate(&f->b, &c, false, old_kid, again, &signs_from), -EEXIST);
+        assert_string_equal(again, next_kid);
+        assert_int_equal(fixture_count_events(f, "rotate", NULL), 2);
+        /* Not due: housekeeping leaves it. Due: it signs, the first key is
+         * retired and its private half removed. */
+        keyring_housekeeping(&f->b);
+        assert_string_equal(keyring_current(&f->b.keys)->kid, first);
+        next = (struct signing_key *) keyring_next(&f->b.keys);
+        next->activates_usec = now_usec() - SEC;
+        keyring_housekeeping(&f->b);
+        assert_string_equal(keyring_current(&f->b.keys)->kid, next_kid);
+        assert_null(keyring_next(&f->b.keys));
+        assert_non_null(keyring_lookup(&f->b.keys, next_kid));
+        private_path(f, first, path, sizeof(path));
+        assert_int_equal(access(path, F_OK), -1);
+        assert_int_equal(fixture_count_events(f, "rotate", NULL), 3);
+
+        /* The schedule: the current key has served its interval. */
+        f->b.keys.rotation_interval_usec = 7200 * SEC;
+        ((struct signing_key *) keyring_current(&f->b.keys))->activates_usec = now_usec() - 7000 * SEC;
+        keyring_housekeeping(&f->b);
+        assert_non_null(keyring_next(&f->b.keys));
+        snprintf(again, sizeof(again), "%s", keyring_next(&f->b.keys)->kid);
+        assert_int_equal(fixture_count_events(f, "rotate", NULL), 4);
+        /* Its private half lost before it is due: discarded, never signs. */
+        private_path(f, again, path, sizeof(path));
+        assert_int_equal(unlink(path), 0);
+        ((struct signing_key *) keyring_next(&f->b.keys))->activates_usec = now_usec() - SEC;
+        f->b.keys.rotation_interval_usec = 0;
+        keyring_housekeeping(&f->b);
+        assert_string_equal(keyring_current(&f->b.keys)->kid, next_kid);
+        assert_null(keyring_next(&f->b.keys));
+        assert_null(keyring_lookup(&f->b.keys, again));
+        fixture_last_detail(f, "rotate", detail, sizeof(detail));
+        assert_non_null(strstr(detail, "discarded"));
+}
+
 /* A retired key leaves the JWKS when the last token it signed is past its
  * exp plus the leeway; housekeeping rewrites the file. */
 static void test_retired_key_unpublished(void **state) {
         struct fixture *f = *state;
+        uint64_t signs_from;
         char old_kid[AGENTID_KID_MAX + 1], new_kid[AGENTID_KID_MAX + 1];
         struct signing_key *retired;
         uint64_t now = now_usec();
         json_t *jwks;
 
         assert_int_equal(creds_key_extend(f->b.creds, keyring_current(&f->b.keys)->kid, now + 3600 * SEC), 0);
-        assert_int_equal(keyring_rotate(&f->b, NULL, old_kid, new_kid), 0);
+        assert_int_equal(keyring_rotate(&f->b, NULL, true, old_kid, new_kid, &signs_from), 0);
         assert_int_equal(f->b.keys.n_published, 2);
         retired = &f->b.keys.keys[1];
         assert_string_equal(retired->kid, old_kid);
@@ -302,6 +371,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_first_start, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_restart_keeps_the_key, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_rollover, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_retired_key_unpublished, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_lost_private_key_rotates, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_readable_private_key_refused, setup, teardown),

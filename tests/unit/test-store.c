@@ -299,6 +299,12 @@ static void test_migrates_state_check(void **state) {
                                       "CREATE INDEX identities_live_owner ON identities (owner_uid) WHERE state = 'live';"
                                       "CREATE INDEX identities_live_parent ON identities (parent) WHERE state = 'live';"
                                       "CREATE INDEX identities_parent ON identities (parent) WHERE parent IS NOT NULL;"
+                                      /* and signing_keys as before 5 -> 6 (key rollover) */
+                                      "DROP INDEX signing_keys_unretired;"
+                                      "ALTER TABLE signing_keys DROP COLUMN next;"
+                                      "ALTER TABLE signing_keys DROP COLUMN activates_usec;"
+                                      "CREATE UNIQUE INDEX signing_keys_current ON signing_keys ((retired_usec IS NULL))"
+                                      "  WHERE retired_usec IS NULL;"
                                       "PRAGMA user_version = 4;"
                                       "COMMIT",
                                       NULL, NULL, &err),
