@@ -177,7 +177,8 @@ class RunTest(unittest.TestCase):
         self.assertTrue(wait_for(lambda: live_procs_of(uid) == 0), "processes after the orchestrator was killed")
         a = self.c.show(name)
         self.assertEqual(a.state, "revoked")
-        self.assertEqual(support.count_events("kill", "%invoker-gone%", agent=name), 1)
+        # The kill event is recorded when teardown has finished, a moment later.
+        self.assertTrue(wait_for(lambda: support.count_events("kill", "%invoker-gone%", agent=name) == 1))
 
     def test_exception_in_on_start_ends_the_task(self):
         box = {}
