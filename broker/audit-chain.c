@@ -18,6 +18,7 @@
 #include "broker.h"
 #include "duration.h"
 #include "events.h"
+#include "key-file.h"
 #include "log.h"
 #include "macro.h"
 #include "sql.h"
@@ -52,32 +53,11 @@ static int write_file_atomic(const char *path, const char *text, mode_t mode, bo
 }
 
 static int load_key(const char *path, EVP_PKEY **ret) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        struct stat st;
-        EVP_PKEY *key;
-        FILE *f;
+        int r = ed25519_private_key_load(path, ret);
 
-        if (fd < 0)
-                return -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 0077)) {
-                log_error("%s: must be a regular file owned by uid %u with mode 0600", path, (unsigned) geteuid());
-                return -EPERM;
-        }
-        f = fdopen(fd, "r");
-        if (!f)
-                return -errno;
-        fd = -1;
-        key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-        fclose(f);
-        if (!key || EVP_PKEY_get_id(key) != EVP_PKEY_ED25519) {
-                EVP_PKEY_free(key);
+        if (r == -EBADMSG)
                 log_error("%s: not an Ed25519 private key", path);
-                return -EBADMSG;
-        }
-        *ret = key;
-        return 0;
+        return r;
 }
 
 static int create_key(const char *path, EVP_PKEY **ret) {

@@ -64,6 +64,21 @@ static int parse_u32(const char *v, uint32_t *ret) {
         return 0;
 }
 
+/* A duration key within [min, max]: 0, or -EINVAL with why saying the range. */
+static int parse_duration_in(const char *key, const char *value, uint64_t min, uint64_t max, uint64_t *ret,
+                             char *why, size_t why_size) {
+        char lo[32], hi[32];
+        uint64_t usec;
+
+        if (duration_parse(value, &usec) < 0 || usec < min || usec > max) {
+                snprintf(why, why_size, "%s must be a duration between %s and %s", key,
+                         min == 0 ? "0s" : duration_format(min, lo, sizeof(lo)), duration_format(max, hi, sizeof(hi)));
+                return -EINVAL;
+        }
+        *ret = usec;
+        return 0;
+}
+
 static int on_key(void *userdata, const char *section, const char *key, const char *value, char *why,
                   size_t why_size) {
         struct config *c = userdata;
@@ -109,19 +124,11 @@ static int on_key(void *userdata, const char *section, const char *key, const ch
                 else
                         c->request_burst = n;
         } else if (streq(key, "refusal_window")) {
-                uint64_t usec;
-                if (duration_parse(value, &usec) < 0 || usec < 1000000 || usec > UINT64_C(300) * 1000000) {
-                        snprintf(why, why_size, "refusal_window must be a duration between 1s and 5m");
-                        return -EINVAL;
-                }
-                c->refusal_window_usec = usec;
+                return parse_duration_in(key, value, 1000000, UINT64_C(300) * 1000000, &c->refusal_window_usec, why,
+                                         why_size);
         } else if (streq(key, "idle_timeout")) {
-                uint64_t usec;
-                if (duration_parse(value, &usec) < 0 || usec < 100000 || usec > UINT64_C(3600) * 1000000) {
-                        snprintf(why, why_size, "idle_timeout must be a duration between 100ms and 1h");
-                        return -EINVAL;
-                }
-                c->idle_timeout_usec = usec;
+                return parse_duration_in(key, value, 100000, UINT64_C(3600) * 1000000, &c->idle_timeout_usec, why,
+                                         why_size);
         } else if (streq(key, "task_runtime")) {
                 if (!streq(value, "auto") && !streq(value, "direct") && !streq(value, "systemd")) {
                         snprintf(why, why_size, "task_runtime must be auto, direct or systemd");
@@ -165,30 +172,18 @@ static int on_key(void *userdata, const char *section, const char *key, const ch
         } else if (streq(key, "key_publish_ahead") || streq(key, "key_rotation_interval") ||
                    streq(key, "status_list_ttl")) {
                 bool ttl = streq(key, "status_list_ttl");
-                uint64_t usec, max = ttl ? AGENTID_STATUS_LIST_TTL_MAX_USEC : AGENTID_KEY_DURATION_MAX_USEC;
-                char d[32];
-                if (duration_parse(value, &usec) < 0 || usec > max || (ttl && usec < 1000000)) {
-                        snprintf(why, why_size, "%s must be a duration between %s and %s", key, ttl ? "1s" : "0s",
-                                 duration_format(max, d, sizeof(d)));
-                        return -EINVAL;
-                }
-                *(ttl ? &c->status_list_ttl_usec
-                      : streq(key, "key_publish_ahead") ? &c->key_publish_ahead_usec
-                                                        : &c->key_rotation_interval_usec) = usec;
+                return parse_duration_in(key, value, ttl ? 1000000 : 0,
+                                         ttl ? AGENTID_STATUS_LIST_TTL_MAX_USEC : AGENTID_KEY_DURATION_MAX_USEC,
+                                         ttl ? &c->status_list_ttl_usec
+                                         : streq(key, "key_publish_ahead") ? &c->key_publish_ahead_usec
+                                                                           : &c->key_rotation_interval_usec,
+                                         why, why_size);
         } else if (streq(key, "token_leeway")) {
-                uint64_t usec;
-                if (duration_parse(value, &usec) < 0 || usec > AGENTID_TOKEN_LEEWAY_MAX_USEC) {
-                        snprintf(why, why_size, "token_leeway must be a duration between 0s and 5m");
-                        return -EINVAL;
-                }
-                c->token_leeway_usec = usec;
+                return parse_duration_in(key, value, 0, AGENTID_TOKEN_LEEWAY_MAX_USEC, &c->token_leeway_usec, why,
+                                         why_size);
         } else if (streq(key, "audit_checkpoint_interval")) {
-                uint64_t usec;
-                if (duration_parse(value, &usec) < 0 || usec < 1000000 || usec > UINT64_C(86400) * 1000000) {
-                        snprintf(why, why_size, "audit_checkpoint_interval must be a duration between 1s and 1d");
-                        return -EINVAL;
-                }
-                c->audit_checkpoint_interval_usec = usec;
+                return parse_duration_in(key, value, 1000000, UINT64_C(86400) * 1000000,
+                                         &c->audit_checkpoint_interval_usec, why, why_size);
         } else if (streq(key, "exec_trail")) {
                 if (streq(value, "yes") || streq(value, "true"))
                         c->exec_trail = true;

@@ -18,6 +18,7 @@
 #include "events.h"
 #include "duration.h"
 #include "jwt.h"
+#include "key-file.h"
 #include "log.h"
 #include "macro.h"
 #include "store-creds.h"
@@ -180,33 +181,18 @@ out:
  * and that nobody else can read it. */
 static int load_private(const struct keyring *k, const struct signing_key *cur, EVP_PKEY **ret) {
         char path[AGENTID_PATH_MAX * 2], x[64];
-        _cleanup_close_ int fd = -1;
-        struct stat st;
-        EVP_PKEY *key;
-        FILE *f;
+        EVP_PKEY *key = NULL;
+        int r;
 
         key_path(k, cur->kid, "", path, sizeof(path));
-        fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 0077)) {
-                log_error("%s: must be a regular file owned by uid %u with mode 0600", path, (unsigned) geteuid());
-                return -EPERM;
-        }
-        f = fdopen(fd, "r");
-        if (!f)
-                return -errno;
-        fd = -1; /* the FILE owns it now */
-        key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-        fclose(f);
-        if (!key || EVP_PKEY_get_id(key) != EVP_PKEY_ED25519 || public_x(key, x, sizeof(x)) < 0 ||
-            !streq(x, cur->x)) {
+        r = ed25519_private_key_load(path, &key);
+        if (r == -EBADMSG || (r == 0 && (public_x(key, x, sizeof(x)) < 0 || !streq(x, cur->x)))) {
                 EVP_PKEY_free(key);
                 log_error("%s: not the Ed25519 key %s the store publishes", path, cur->kid);
                 return -EBADMSG;
         }
+        if (r < 0)
+                return r;
         *ret = key;
         return 0;
 }

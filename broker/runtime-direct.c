@@ -19,6 +19,7 @@
  * temporary files and SysV/POSIX IPC objects. */
 #include "runtime.h"
 #include "runtime-internal.h"
+#include "fs-util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -353,23 +354,6 @@ static int keep(const char *path, struct kept *kept, size_t *n, struct setup_err
                 SETUP_FAIL(e, "cannot keep %s visible: %s", path, strerror(errno));
         kept[*n] = (struct kept) { path, tree };
         (*n)++;
-        return 0;
-}
-
-static int mkdir_parents(const char *path) {
-        char buf[AGENTID_PATH_MAX + 1];
-
-        snprintf(buf, sizeof(buf), "%s", path);
-        for (char *p = buf + 1; *p; p++) {
-                if (*p != '/')
-                        continue;
-                *p = '\0';
-                if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-                        return -errno;
-                *p = '/';
-        }
-        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-                return -errno;
         return 0;
 }
 

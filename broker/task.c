@@ -25,6 +25,7 @@
 #include "conn.h"
 #include "duration.h"
 #include "events.h"
+#include "fs-util.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "macro.h"
@@ -86,23 +87,6 @@ bool task_owns_identity(const struct broker *b, int64_t identity_id) {
 }
 
 /* ---- starting ----------------------------------------------------------- */
-
-static int mkdir_parents(const char *path) {
-        char buf[AGENTID_PATH_MAX + 1];
-
-        snprintf(buf, sizeof(buf), "%s", path);
-        for (char *p = buf + 1; *p; p++) {
-                if (*p != '/')
-                        continue;
-                *p = '\0';
-                if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-                        return -errno;
-                *p = '/';
-        }
-        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
-}
 
 static int make_home(const struct identity *i) {
         char parent[AGENTID_PATH_MAX + 1];
