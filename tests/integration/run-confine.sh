@@ -3,6 +3,7 @@
 # own PID, mount and IPC namespaces with the template's view and limits;
 # nothing it leaves survives its end; what cannot be enforced is refused.
 source "$(dirname "$0")/lib.sh"
+ABUSE_CLIENT="$top_builddir/tests/helpers/abuse-client"
 write_config </dev/null
 mkdir -p "$TEST_DIR/rw" "$TEST_DIR/ro"
 chmod 1777 "$TEST_DIR/rw" "$TEST_DIR/ro"
@@ -174,6 +175,12 @@ runner=$!
 for _ in $(seq 1 100); do [[ -s $TEST_DIR/h.out ]] && break; sleep 0.05; done
 name=$(head -n 1 "$TEST_DIR/h.out")
 uid=$(uid_of "$name")
+# The broker's answer is timed at the socket (connect to whole reply, a List
+# every 100 ms): within 100 ms every time. agentctl's own time also counts
+# process start, which the attacking loops compete for on a small machine:
+# it must succeed within 300 ms (600 under ASan/UBSan).
+"$ABUSE_CLIENT" probe "$AGENTID_SOCKET" 2 >"$TEST_DIR/probe.out" &
+probe_pid=$!
 worst=0
 for _ in $(seq 1 20); do
         t0=$(date +%s%N)
@@ -182,6 +189,9 @@ for _ in $(seq 1 20); do
         ((ms > worst)) && worst=$ms
         sleep 0.05
 done
+wait "$probe_pid"
+probe=$(cat "$TEST_DIR/probe.out")
+[[ $probe == *" failed 0 over_100ms 0 "* ]] || fail "the broker's answer to root took over 100 ms while an agent attacked: $probe"
 "$AGENTCTL" revoke "$name" >/dev/null
 for _ in $(seq 1 10); do
         t0=$(date +%s%N)
@@ -192,7 +202,9 @@ done
 set +e; wait "$runner"; rc=$?; set -e
 assert_eq "$rc" 137 "exit of the revoked hostile task"
 assert_eq "$(procs_of "$uid")" 0 "processes of the hostile agent after its revoke"
-((worst <= 100)) || fail "root agentctl list took ${worst}ms while an agent attacked"
+bound_ms=300
+[[ -n $SANITIZED ]] && bound_ms=600
+((worst <= bound_ms)) || fail "root agentctl list took ${worst}ms while an agent attacked"
 
 # The same agent outside any task (a minted identity, as a PAM session would
 # run it): the broker's root-side cleaner kills it at its revoke.
@@ -214,4 +226,4 @@ wait "$attacker" 2>/dev/null || true
 assert_eq "$(procs_of "$uid")" 0 "processes of a revoked minted agent"
 assert_eq "$(owned_files "$uid")" 0 "temporary files of a revoked minted agent"
 assert_eq "$(owned_ipc "$uid")" 0 "IPC objects of a revoked minted agent"
-echo "run-confine: ok (worst root list during the attack ${worst}ms)"
+echo "run-confine: ok (during the attack: $probe; worst agentctl list ${worst}ms)"
