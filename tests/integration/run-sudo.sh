@@ -94,13 +94,13 @@ assert_eq "$(stat -c %u "$TEST_DIR/etc-up/nginx-test/site.conf")" 0 "owner of th
 # Not granted: the same approved root write to another /etc path fails
 # (ProtectSystem=strict: read-only file system).
 out=$(approved_sudo websudo /etc/other)
-assert_contains "$out" "Read-only file system"
+assert_contains "$out" "tee: /etc/other: Read-only file system"
 [[ $out != *"wrote /etc/other"* && $out != *"rc=0"* ]] || fail "an approved sudo wrote /etc/other: $out"
 [[ ! -e $TEST_DIR/etc-up/other && ! -e /etc/other ]] || fail "/etc/other exists after the task"
 
 # Without the grant, the approved write to /etc/nginx-test fails too.
 out=$(approved_sudo nogrant /etc/nginx-test/other.conf)
-assert_contains "$out" "Read-only file system"
+assert_contains "$out" "tee: /etc/nginx-test/other.conf: Read-only file system"
 [[ ! -e $TEST_DIR/etc-up/nginx-test/other.conf ]] || fail "a template without the grant wrote /etc/nginx-test"
 assert_eq "$(count_events approve)" 3 "approve events"
 echo "run-sudo: ok"
