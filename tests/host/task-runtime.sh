@@ -64,6 +64,16 @@ name = memory
 ttl = 5m
 MemoryMax = 32M
 T
+cat >/etc/agentid/templates.d/websudo.conf <<T
+[template]
+name = websudo
+ttl = 5m
+invokers = root
+approvers = root
+sudo = approve
+ReadWritePaths = /etc/nginx-test
+T
+mkdir -p /etc/nginx-test && echo "ALL ALL=(root) /usr/bin/tee" >/etc/sudoers.d/agents-tee && chmod 0440 /etc/sudoers.d/agents-tee
 systemctl daemon-reload && systemctl start agentid.socket && systemctl restart agentid.service' >/dev/null ||
         { echo "FAIL: start agentid (see $log)"; exit 1; }
 
@@ -85,6 +95,16 @@ check "leftovers in /tmp, /var/tmp, /dev/shm and SysV IPC are gone; the next age
 check "ProtectSystem=strict (default) blocks a write to /etc; ReadWritePaths allows its path" \
         '! agentctl run -- touch /etc/agentid-probe 2>/dev/null && [ ! -e /etc/agentid-probe ] &&
          agentctl run --template limited -- touch /srv/granted/x && [ -e /srv/granted/x ]'
+# sudo_tee PATH: in a websudo task, `sudo tee PATH` (held until root approves
+# its step-up, which happens only once it is pending and PATH not yet there).
+sudo_tee='sudo_tee() { (echo "nginx conf" | agentctl run --template websudo -- sudo /usr/bin/tee "$1" >/tmp/s.out 2>&1; echo $? >/tmp/s.rc) &
+        id=; for i in $(seq 50); do id=$(agentctl --json pending | jq -r ".[0].id // empty"); [ -n "$id" ] && break; sleep 0.2; done
+        [ -n "$id" ] && [ ! -e "$1" ] && agentctl approve "$id" >/dev/null; wait; cat /tmp/s.out; }'
+check "an approved sudo in a template granting /etc/nginx-test (sudo = approve) writes there" \
+        "$sudo_tee"'; sudo_tee /etc/nginx-test/site.conf; [ "$(cat /tmp/s.rc)" = 0 ] && [ "$(cat /etc/nginx-test/site.conf)" = "nginx conf" ] &&
+         grep -q "is waiting" /tmp/s.out'
+check "... and the same approved sudo cannot write /etc/other (ProtectSystem=strict)" \
+        "$sudo_tee"'; sudo_tee /etc/other; [ "$(cat /tmp/s.rc)" != 0 ] && grep -q "tee: /etc/other: Read-only file system" /tmp/s.out && [ ! -e /etc/other ]'
 check "PrivateNetwork=yes: only lo" '[ "$(agentctl run --template limited -- grep -c : /proc/net/dev)" = 1 ]'
 check "TasksMax=20 stops a fork bomb" \
         'out=$(agentctl run --template limited -- perl -e "my \$n = 0; for (1 .. 100) { my \$p = fork; last unless defined \$p; if (!\$p) { sleep 30; exit } \$n++ } print \"\$n\\n\"" 2>&1);
