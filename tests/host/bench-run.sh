@@ -1,0 +1,76 @@
+#!/bin/bash
+# make bench, the systemd task runtime: `agentctl run -- true` end to end
+# beside the anchor `systemd-run --wait --pipe -p DynamicUser=yes true`, both
+# on the systemd test host (tests/host/host.sh) in this same run, runs of
+# the two interleaved so that drift hits both alike; prints p50/p99 of each
+# and their ratio. Prints one SKIP line with the reason (exit 77) when no
+# host can boot here.
+#
+#   tests/host/bench-run.sh BUILD_DIR [RUNS]
+# BUILD_DIR: a build configured as the package is (--prefix=/usr
+# --sysconfdir=/etc --localstatedir=/var: the units and paths the host's
+# systemd uses) is installed as it is; any other is configured that way
+# once more in BUILD_DIR/host-bench and built there (the first time takes a
+# minute or two; later runs rebuild only what changed). RUNS: of each
+# (default 40, after 3 warm-up runs of each).
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+export AGENTID_HOST=${AGENTID_HOST:-agentid-bench}
+. "$here/host.sh"
+(($# >= 1)) || { echo "usage: bench-run.sh BUILD_DIR [RUNS]" >&2; exit 2; }
+build=$(cd "$1" && pwd)
+runs=${2:-40}
+
+if why=$(host_cannot); then
+        echo "SKIP: systemd host: $why"
+        exit 77
+fi
+var() { sed -n "s/^$1 = //p" "$2/Makefile"; }
+packaged() { [[ $(var prefix "$1") == /usr && $(var sysconfdir "$1") == /etc && $(var localstatedir "$1") == /var ]]; }
+if ! packaged "$build"; then
+        src=$(cd "$here/../.." && pwd)
+        mkdir -p "$build/host-bench"
+        if ! packaged "$build/host-bench" 2>/dev/null; then
+                (cd "$build/host-bench" && "$src/configure" --prefix=/usr --sysconfdir=/etc --localstatedir=/var) \
+                        >"$build/host-bench/configure.out" 2>&1 ||
+                        { echo "FAIL: systemd host: configure (see $build/host-bench/configure.out)"; exit 1; }
+        fi
+        make -C "$build/host-bench" -j2 >"$build/host-bench/make.out" 2>&1 ||
+                { echo "FAIL: systemd host: build (see $build/host-bench/make.out)"; exit 1; }
+        build=$build/host-bench
+fi
+install=("$build")
+trap '[[ ${AGENTID_HOST_KEEP:-} == 1 ]] || host_destroy >/dev/null 2>&1' EXIT
+host_create >/dev/null && host_boot >/dev/null || { echo "FAIL: systemd host: boot"; exit 1; }
+host_install "${install[@]}" >/dev/null 2>&1 || { echo "FAIL: systemd host: install"; exit 1; }
+host_run bash -c 'chmod 0755 / && { grep -q "^passwd:.*agentid" /etc/nsswitch.conf || sed -i -E "s/^(passwd|group):.*/& agentid/" /etc/nsswitch.conf; } &&
+mkdir -p /etc/agentid/templates.d && printf "[template]\nname = default\nttl = 5m\n" >/etc/agentid/templates.d/default.conf &&
+systemctl daemon-reload && systemctl start agentid.socket && systemctl restart agentid.service' >/dev/null 2>&1 ||
+        { echo "FAIL: systemd host: start agentid"; exit 1; }
+
+# Inside: one line per run, "agentctl MS" or "anchor MS", timed with bash's
+# own clock (no fork for the clock itself).
+out=$(host_run bash -c '
+runtime=$(agentctl status | sed -n "s/^ *task runtime: *//p")
+echo "runtime $runtime"
+ms() { local s=$EPOCHREALTIME; "$@" >/dev/null 2>&1 || echo "failed $*" >&2; local e=$EPOCHREALTIME; echo "$(((${e/./} - ${s/./}) / 10))"; }
+for k in 1 2 3; do ms agentctl run -- true >/dev/null; ms systemd-run --quiet --wait --pipe -p DynamicUser=yes true >/dev/null; done
+for ((k = 0; k < '"$runs"'; k++)); do
+        echo "agentctl $(ms agentctl run -- true)"
+        echo "anchor $(ms systemd-run --quiet --wait --pipe -p DynamicUser=yes true)"
+done' 2>&1)
+if grep -q '^failed' <<<"$out"; then
+        echo "FAIL: systemd host: a run failed: $(grep -m1 '^failed' <<<"$out")"
+        exit 1
+fi
+runtime=$(sed -n 's/^runtime //p' <<<"$out")
+[[ $runtime == systemd* ]] || { echo "FAIL: systemd host: the broker's task runtime is '$runtime', not systemd"; exit 1; }
+# pct WHO P: the P-th percentile (nearest rank) of WHO's runs, in ms (the
+# figures are hundredths of a millisecond).
+pct() { awk -v w="$1" '$1 == w { print $2 }' <<<"$out" | sort -n | awk -v p="$2" '{ v[NR] = $1 }
+        END { i = int((NR * p + 99) / 100); if (i < 1) i = 1; printf "%.1f", v[i] / 100 }'; }
+a50=$(pct agentctl 50) a99=$(pct agentctl 99) s50=$(pct anchor 50) s99=$(pct anchor 99)
+printf '%-52s p50= %5s ms  p99= %5s ms  (%d runs)\n' "systemd host: agentctl run -- true (systemd runtime)" "$a50" "$a99" "$runs"
+printf '%-52s p50= %5s ms  p99= %5s ms  (%d runs)\n' "systemd host: systemd-run --wait --pipe DynamicUser" "$s50" "$s99" "$runs"
+awk -v a="$a50" -v s="$s50" -v a9="$a99" -v s9="$s99" 'BEGIN { if (s > 0 && s9 > 0)
+        printf "ratio: agentctl run -- true (systemd runtime) = %.2fx the anchor systemd-run at p50, %.2fx at p99\n", a / s, a9 / s9 }'
