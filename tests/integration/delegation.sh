@@ -145,7 +145,8 @@ assert_eq "$(count_identities "state = 'live'")" 1 "only P2 is left"
 # Expiry cascades too: the parent's end takes the child with it.
 E_json=$("$AGENTCTL" --json mint --template parent --ttl 2s)
 E1=$(as_agent "$(jq -r .uid <<<"$E_json")" "$AGENTCTL" --json mint --template narrow | jq -r .name)
-sleep 2.5
+parent_expired() { [[ $(field "$(jq -r .name <<<"$E_json")" state) == expired ]]; }
+eventually 15 parent_expired || true
 assert_eq "$(field "$(jq -r .name <<<"$E_json")" state)" expired "parent expired"
 [[ $(field "$E1" state) != live ]] || fail "child outlived its expired parent"
 echo "delegation: ok"

@@ -111,6 +111,19 @@ stop_broker() {
         BROKER_PID=
 }
 
+# eventually SECONDS CMD...: retry CMD every 0.1 s until it succeeds, for
+# at most SECONDS. For what the broker does on its own clock (housekeeping
+# ticks, expiry): a fixed sleep fails on a slow or loaded machine, while
+# the deadline here is generous and a passing test does not wait it out.
+eventually() {
+        local deadline=$((SECONDS + $1))
+        shift
+        until "$@" >/dev/null 2>&1; do
+                ((SECONDS < deadline)) || return 1
+                sleep 0.1
+        done
+}
+
 broker_alive() {
         kill -0 "$BROKER_PID" 2>/dev/null
 }

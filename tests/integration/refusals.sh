@@ -37,11 +37,17 @@ for _ in 1 2 3; do
         as_nobody "$AGENTCTL" mint --template open --ttl 1h >/dev/null 2>&1 && fail "ttl above max_ttl allowed"
 done
 assert_eq "$(denies " AND detail LIKE '%exceeds%'")" 3 "invoker's refusals recorded one by one"
-sleep 2.2 # the windows end; the next tick records them
+# The windows (nobody's flood, then daemon's Mints) end; the next tick
+# records them.
+refused_total() {
+        sqlite3 "$db" "SELECT detail FROM events WHERE event = 'deny' AND detail LIKE '%refused io.agentid.VerifyToken%'" |
+                awk '{ s += $1 } END { print s + 0 }'
+}
+all_recorded() { (($(refused_total) >= sent - throttled && $(denies " AND caller_uid = $(id -u daemon)") >= 1)); }
+eventually 15 all_recorded || true
 n=$(denies " AND caller_uid = $(id -u nobody) AND detail LIKE '%refused io.agentid.VerifyToken calls from uid%'")
 [[ $n -ge 1 && $n -le 3 ]] || fail "$sent refusals made $n aggregated events (want 1 to 3)"
-total=$(sqlite3 "$db" "SELECT detail FROM events WHERE event = 'deny' AND detail LIKE '%refused io.agentid.VerifyToken%'" |
-        awk '{ s += $1 } END { print s }')
+total=$(refused_total)
 assert_eq "$total" "$((sent - throttled))" "refusals counted in the aggregated events ($out)"
 assert_contains "$(sqlite3 "$db" "SELECT detail FROM events WHERE detail LIKE '%refused io.agentid.VerifyToken%' LIMIT 1")" \
         "first: token refused:" "aggregated detail"

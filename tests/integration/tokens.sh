@@ -252,7 +252,9 @@ assert_eq "$(stat -c '%a' "$TEST_DIR/state/keys/$kid2.pem")" 600 "next private k
 assert_eq "$(header_of "$(as_agent "$C_uid" "$AGENTCTL" token)" | jq -r .kid)" "$kid1" "current key signs until the next is due"
 assert_contains "$("$AGENTCTL" rotate-keys)" "next signing key $kid2 is already published"
 assert_eq "$(jq '.keys | length' "$JWKS")" 2 "no third key"
-sleep 4.2 # key_publish_ahead, then the housekeeping tick
+# key_publish_ahead, then the housekeeping tick: the next key takes over.
+only_key() { [[ $(ls "$TEST_DIR/state/keys") == "$1.pem" ]]; }
+eventually 15 only_key "$kid2" || true
 assert_eq "$(ls "$TEST_DIR/state/keys")" "$kid2.pem" "only the current private key is kept"
 new_token=$(as_agent "$C_uid" "$AGENTCTL" token --audience mcp://tickets)
 assert_eq "$(header_of "$new_token" | jq -r .kid)" "$kid2" "the next key signs once due"
@@ -271,15 +273,18 @@ assert_contains "$("$AGENTCTL" verify "$old_token" --audience mcp://tickets)" "v
 assert_eq "$(header_of "$(as_agent "$C_uid" "$AGENTCTL" token)" | jq -r .kid)" "$kid2" "current key after restart"
 
 # A retired key leaves the JWKS once every token it signed has expired:
-# kid3 signs only a 1s token; kid1's token lasts 10 minutes. --now replaces
-# the current key at once (a compromised key).
+# kid3 signs only a 4s token (long enough to see it published on a loaded
+# machine); kid1's token lasts 10 minutes. --now replaces the current key at
+# once (a compromised key).
 "$AGENTCTL" rotate-keys --now >/dev/null
 kid3=$(jq -r '.keys[0].kid' "$JWKS")
-assert_eq "$(header_of "$(as_agent "$C_uid" "$AGENTCTL" token --ttl 1s)" | jq -r .kid)" "$kid3" "--now signs at once"
+assert_eq "$(header_of "$(as_agent "$C_uid" "$AGENTCTL" token --ttl 4s)" | jq -r .kid)" "$kid3" "--now signs at once"
 assert_contains "$("$AGENTCTL" rotate-keys --now)" "retired (published until its tokens expire)"
 kid4=$(jq -r '.keys[0].kid' "$JWKS")
 assert_contains "$(jq -c '[.keys[].kid]' "$JWKS")" "$kid3"
-sleep 2.5 # the 1s token expires; the housekeeping tick rewrites the file
+# The 4s token expires; the housekeeping tick rewrites the file.
+published_is() { [[ $(jq -c '[.keys[].kid]' "$JWKS") == "$1" ]]; }
+eventually 15 published_is "[\"$kid4\",\"$kid2\",\"$kid1\"]" || true
 published=$(jq -c '[.keys[].kid]' "$JWKS")
 assert_eq "$published" "[\"$kid4\",\"$kid2\",\"$kid1\"]" "JWKS after kid3's only token expired"
 assert_eq "$("$AGENTCTL" jwks | jq -c '[.keys[].kid]')" "$published" "Jwks method agrees"
@@ -290,7 +295,9 @@ assert_eq "$(count_events rotate)" 5 "rotation events"
 "$AGENTCTL" rotate-keys >/dev/null
 kid5=$(jq -r '.keys[0].kid' "$JWKS")
 rm "$TEST_DIR/state/keys/$kid5.pem"
-sleep 4.2
+last_rotation() { sqlite3 "$DB" "SELECT detail FROM events WHERE event = 'rotate' ORDER BY seq DESC LIMIT 1"; }
+discarded() { [[ $(last_rotation) == *"$kid5 discarded"* ]]; }
+eventually 15 discarded || true
 assert_contains "$(sqlite3 "$DB" "SELECT detail FROM events WHERE event = 'rotate' ORDER BY seq DESC LIMIT 1")" \
         "next signing key $kid5 discarded: its private half is missing"
 [[ $(jq -c '[.keys[].kid]' "$JWKS") != *"$kid5"* ]] || fail "discarded key still published"
