@@ -21,12 +21,13 @@ void confinement_default(struct confinement *c) {
                 .memory_max = CONFINEMENT_UNLIMITED,
                 .limit_nofile_soft = CONFINEMENT_UNLIMITED,
                 .limit_nofile_hard = CONFINEMENT_UNLIMITED,
+                .restrict_namespaces = true,
         };
 }
 
 static const char *const known_keys[] = {
         "ProtectSystem", "ProtectHome", "ReadWritePaths", "ReadOnlyPaths", "InaccessiblePaths",
-        "PrivateNetwork", "TasksMax", "MemoryMax", "CPUQuota", "LimitNOFILE",
+        "PrivateNetwork", "TasksMax", "MemoryMax", "CPUQuota", "LimitNOFILE", "RestrictNamespaces",
 };
 
 bool confinement_key_is_known(const char *key) {
@@ -169,6 +170,14 @@ int confinement_parse(struct confinement *c, const char *key, const char *value,
                 if (b < 0)
                         goto invalid;
                 c->private_network = b;
+        } else if (streq(key, "RestrictNamespaces")) {
+                /* Only all or nothing: systemd's lists of namespace types
+                 * are not taken (yet), and a list read as "yes" or "no"
+                 * would be a silent surprise. */
+                b = parse_boolean(value);
+                if (b < 0)
+                        goto invalid;
+                c->restrict_namespaces = b;
         } else if (streq(key, "TasksMax")) {
                 if (streq(value, "infinity"))
                         c->tasks_max = CONFINEMENT_UNLIMITED;
@@ -254,6 +263,8 @@ int confinement_format(const struct confinement *c, char *buf, size_t size) {
                 }
         if (c->private_network)
                 PUT("PrivateNetwork=yes\n");
+        if (!c->restrict_namespaces)
+                PUT("RestrictNamespaces=no\n");
         if (c->tasks_max != CONFINEMENT_UNLIMITED)
                 PUT("TasksMax=%" PRIu64 "\n", c->tasks_max);
         if (c->memory_max != CONFINEMENT_UNLIMITED)

@@ -33,6 +33,7 @@ struct confinement {
         enum protect_home protect_home;
         struct confinement_paths read_write, read_only, inaccessible;
         bool private_network;
+        bool restrict_namespaces; /* no new namespaces of any kind (default yes) */
         uint64_t tasks_max;        /* processes and threads; CONFINEMENT_UNLIMITED: none */
         uint64_t memory_max;       /* bytes; CONFINEMENT_UNLIMITED: none */
         uint64_t cpu_quota_percent; /* of one CPU; 0: none */
@@ -40,7 +41,8 @@ struct confinement {
 };
 
 /* Safe defaults: ProtectSystem=strict, ProtectHome=no (under strict the
- * homes are read-only anyway), TasksMax=512, no other limits. A task
+ * homes are read-only anyway), TasksMax=512, RestrictNamespaces=yes, no
+ * other limits. A task
  * always gets private /tmp, /var/tmp and /dev/shm and its own IPC. */
 void confinement_default(struct confinement *c);
 

@@ -20,6 +20,8 @@
 #include "runtime.h"
 #include "runtime-internal.h"
 #include "fs-util.h"
+#include "landlock.h"
+#include "syscall-filter.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -53,6 +55,9 @@
 enum init_report { REPORT_STARTED, REPORT_SETUP_FAILED, REPORT_EXEC_FAILED, REPORT_EXITED };
 
 const char *const controller_names[_CGROUP_MAX] = { "memory", "cpu", "pids" };
+
+#define TEXT_(x) #x
+#define TEXT(x) TEXT_(x)
 
 /* ---- probing ------------------------------------------------------------ */
 
@@ -118,6 +123,12 @@ int direct_check(const struct runtime *rt, const struct confinement *c, const ch
                 snprintf(why, why_size,
                          "CPUQuota= cannot be enforced by the direct runtime here: no writable cgroup v1 cpu "
                          "controller");
+                return -EOPNOTSUPP;
+        }
+        if (c->restrict_namespaces && !rt->syscall_filters[1].program) {
+                snprintf(why, why_size,
+                         "RestrictNamespaces=yes cannot be enforced by the direct runtime here: the kernel has no "
+                         "seccomp filtering");
                 return -EOPNOTSUPP;
         }
         if (c->protect_home != PROTECT_HOME_NO)
@@ -478,6 +489,35 @@ static int join_cgroups(const struct runtime_task *task, struct setup_error *e) 
         return 0;
 }
 
+/* Landlock and the seccomp filter, installed while still root (neither
+ * needs no_new_privs then, so an approved sudo keeps working) and kept
+ * across every exec and setuid after. Allocates nothing: this process is
+ * a clone of the threaded broker. */
+static int confine_kernel(const struct init_args *a) {
+        const struct confinement *c = &a->t->confinement;
+        const struct syscall_filter *filter = &a->rt->syscall_filters[c->restrict_namespaces ? 1 : 0];
+        const char *writable[6 + CONFINEMENT_PATHS_MAX];
+        size_t n = 0;
+        int r;
+
+        if (c->protect_system == PROTECT_SYSTEM_STRICT) {
+                /* What setup_mounts leaves writable under strict, no more. */
+                static const char *const api_and_tmp[] = { "/dev", "/proc", "/tmp", "/var/tmp" };
+                for (size_t k = 0; k < ELEMENTSOF(api_and_tmp); k++)
+                        writable[n++] = api_and_tmp[k];
+                writable[n++] = a->i->home;
+                for (size_t k = 0; k < c->read_write.n; k++)
+                        writable[n++] = c->read_write.items[k].path;
+        }
+        r = landlock_confine(c->protect_system == PROTECT_SYSTEM_STRICT ? writable : NULL, n);
+        if (r < 0)
+                return r;
+        /* direct_check refused RestrictNamespaces=yes without seccomp. */
+        if (filter->program)
+                return syscall_filter_install(filter);
+        return 0;
+}
+
 /* The command: becomes the agent and execs. Failures before exec go to
  * exec_fd (close-on-exec) as an errno. */
 static _Noreturn void command_main(const struct init_args *a, int exec_fd) {
@@ -512,6 +552,18 @@ static _Noreturn void command_main(const struct init_args *a, int exec_fd) {
                 struct rlimit rl = { c->limit_nofile_soft, c->limit_nofile_hard };
                 if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
                         goto fail;
+        }
+        /* Below the broker (which ends it, and answers PAM for humans) and
+         * below interactive sessions in CPU weight: a busy or hostile task
+         * cannot starve them. Its own autogroup (setsid above) gets the same
+         * nice; the agent cannot raise either back. */
+        if (setpriority(PRIO_PROCESS, 0, TASK_NICE) < 0)
+                goto fail;
+        (void) write_file("/proc/self/autogroup", TEXT(TASK_NICE));
+        err = confine_kernel(a);
+        if (err < 0) {
+                errno = -err;
+                goto fail;
         }
         if (setgroups(a->t->n_groups, a->t->groups) < 0 || setresgid(a->i->gid, a->i->gid, a->i->gid) < 0 ||
             setresuid(a->i->uid, a->i->uid, a->i->uid) < 0)

@@ -20,6 +20,7 @@
 #include "runtime.h"
 
 #include <errno.h>
+#include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,7 @@
 #include "log.h"
 #include "macro.h"
 #include "runtime-internal.h"
+#include "syscall-filter.h"
 #include "task.h"
 #include "template.h"
 
@@ -253,6 +255,39 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
         return 0;
 }
 
+/* The direct runtime's kernel walls in systemd's words: the same system
+ * calls refused with EPERM (syscall-filter.h), RestrictNamespaces=, and
+ * the tasks' nice value below the broker's. */
+static int append_kernel_walls(sd_bus_message *m, const struct confinement *c) {
+        const char *names[64];
+        size_t n = 0;
+        int r;
+
+        for (size_t k = 0; syscall_filter_denied[k] && n < ELEMENTSOF(names) - 1; k++)
+                if (seccomp_syscall_resolve_name(syscall_filter_denied[k]) != __NR_SCMP_ERROR)
+                        names[n++] = syscall_filter_denied[k];
+        names[n] = NULL;
+        r = sd_bus_message_append(m, "(sv)(sv)", "Nice", "i", TASK_NICE, "SystemCallErrorNumber", "i", EPERM);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'r', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", "SystemCallFilter");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'v', "(bas)");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'r', "bas");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "b", 0); /* a deny list */
+        if (r >= 0)
+                r = sd_bus_message_append_strv(m, (char **) names);
+        for (int k = 0; r >= 0 && k < 3; k++)
+                r = sd_bus_message_close_container(m);
+        /* The namespace types a task may create: none. */
+        if (r >= 0 && c->restrict_namespaces)
+                r = sd_bus_message_append(m, "(sv)", "RestrictNamespaces", "t", UINT64_C(0));
+        return r;
+}
+
 int systemd_start(struct runtime *rt, const struct identity *i, const struct template *t, struct task_spec *spec,
                   struct runtime_task *task, char *error, size_t error_size) {
         const struct confinement *c = &t->confinement;
@@ -334,6 +369,8 @@ int systemd_start(struct runtime *rt, const struct identity *i, const struct tem
         if (r >= 0 && c->limit_nofile_hard != CONFINEMENT_UNLIMITED)
                 r = sd_bus_message_append(m, "(sv)(sv)", "LimitNOFILE", "t", c->limit_nofile_hard, "LimitNOFILESoft",
                                           "t", c->limit_nofile_soft);
+        if (r >= 0)
+                r = append_kernel_walls(m, c);
         if (r >= 0 && t->n_groups)
                 r = append_strv_property(m, "SupplementaryGroups", groups);
         if (r >= 0)

@@ -12,6 +12,7 @@
 
 #include "macro.h"
 #include "runtime-internal.h"
+#include "landlock.h"
 
 int runtime_kind_from_string(const char *s, enum runtime_kind *ret) {
         if (streq(s, "auto"))
@@ -46,6 +47,21 @@ int runtime_init(struct runtime *rt, enum runtime_kind wanted, char *why, size_t
         }
         for (int k = 0; k < _CGROUP_MAX; k++)
                 direct_find_cgroup_v1(controller_names[k], rt->cgroup_parent[k], sizeof(rt->cgroup_parent[k]));
+        /* Landlock and seccomp are extra walls where the kernel has them
+         * (the namespaces and mounts enforce the template either way);
+         * status says which a task gets. A filter that cannot be built
+         * where seccomp exists is an error, never a silent gap. */
+        rt->landlock_abi = landlock_abi();
+        for (int k = 0; k < 2; k++) {
+                int r = syscall_filter_build(k == 1, &rt->syscall_filters[k]);
+                if (r == -EOPNOTSUPP)
+                        break;
+                if (r < 0) {
+                        snprintf(why, why_size, "cannot build the tasks' seccomp filter: %s", strerror(-r));
+                        runtime_done(rt);
+                        return r;
+                }
+        }
         return 0;
 }
 
@@ -55,6 +71,8 @@ void runtime_done(struct runtime *rt) {
         if (rt->broker_pidfd >= 0)
                 close(rt->broker_pidfd);
         rt->broker_pidfd = -1;
+        for (int k = 0; k < 2; k++)
+                syscall_filter_free(&rt->syscall_filters[k]);
 }
 
 const char *runtime_name(const struct runtime *rt) {

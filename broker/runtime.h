@@ -13,6 +13,7 @@
  * start the task with one line naming the key and why. */
 #pragma once
 
+#include "syscall-filter.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -41,7 +42,16 @@ struct runtime {
          * ("" where none): tasks get a child of it. */
         char cgroup_parent[_CGROUP_MAX][AGENTID_PATH_MAX + 1];
         int broker_pidfd; /* a task's init leaves when the broker is gone */
+        /* direct: the kernel's Landlock ABI (0: none), and the seccomp
+         * filter without and with RestrictNamespaces= (no program: the
+         * kernel has no seccomp filtering). */
+        int landlock_abi;
+        struct syscall_filter syscall_filters[2];
 };
+
+/* A task's nice value in either runtime: the broker, which ends tasks and
+ * answers PAM for humans, and interactive sessions run at 0. */
+#define TASK_NICE 5
 
 /* One running task as its runtime knows it. */
 struct runtime_task {

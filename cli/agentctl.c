@@ -365,6 +365,15 @@ static int cmd_status(int argc, char **argv) {
                         printf("task runtime:  %s (cgroup v1 controllers:", str(reply, "runtime"));
                         json_array_foreach(cg, j, v) printf(" %s", json_string_value(v));
                         printf("%s)\n", json_array_size(cg) ? "" : " none");
+                        if (json_object_get(reply, "runtime_seccomp")) {
+                                uint64_t abi = num(reply, "runtime_landlock_abi");
+                                printf("task walls:    namespaces, rlimits, seccomp %s, landlock ",
+                                       json_is_true(json_object_get(reply, "runtime_seccomp")) ? "yes" : "no");
+                                if (abi)
+                                        printf("ABI %" PRIu64 "\n", abi);
+                                else
+                                        printf("no\n");
+                        }
                 }
                 printf("templates:\n");
                 templates = json_object_get(reply, "templates");

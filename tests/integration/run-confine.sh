@@ -44,6 +44,23 @@ ttl = 1m
 home = /home/agentid-test-%n
 ProtectHome = yes
 T
+# The probe below runs from $TEST_DIR/bin, which a task sees only where its
+# template shows it.
+mkdir -p "$TEST_DIR/bin"
+install -m 0755 "$top_builddir/tests/helpers/syscall-probe" "$TEST_DIR/bin/probe"
+tpl probe <<T
+[template]
+name = probe
+ttl = 1m
+ReadOnlyPaths = $TEST_DIR/bin
+T
+tpl userns <<T
+[template]
+name = userns
+ttl = 1m
+ReadOnlyPaths = $TEST_DIR/bin
+RestrictNamespaces = no
+T
 tpl typo <<'T'
 [template]
 name = typo
@@ -110,6 +127,44 @@ out=$("$AGENTCTL" run --template limited -- bash -c "
 assert_eq "$out" "$(printf 'home-ok\nrw-ok\n64\n1')" "the limited template's view (PrivateNetwork: lo only)"
 [[ ! -e /etc/agentid-probe ]] || { rm -f /etc/agentid-probe; fail "a task wrote /etc"; }
 [[ -e $TEST_DIR/rw/x ]] || fail "ReadWritePaths write did not land"
+
+# The kernel's walls: a seccomp filter refuses the system calls an agent has
+# no use for and that are the kernel's largest attack surface, and (the
+# default RestrictNamespaces=yes) every new namespace; the same uid outside
+# a task gets other answers, so the filter is what refused them. Tasks run
+# at nice 5, below the broker.
+status=$("$AGENTCTL" --json status)
+outside=$(setpriv --reuid="$(id -u nobody)" --regid="$(id -g nobody)" --clear-groups "$TEST_DIR/bin/probe" calls)
+inside=$("$AGENTCTL" run --template probe -- sh -c "\"$TEST_DIR/bin/probe\" calls; grep -c '^Seccomp:.2' /proc/self/status; nice")
+assert_eq "$inside" "$(printf '%s\n' keyctl=EPERM bpf=EPERM perf_event_open=EPERM io_uring_setup=EPERM setns=EPERM \
+        clone3=ENOSYS unshare_user=EPERM 1 5)" "system calls in a task"
+for call in keyctl io_uring_setup setns clone3; do
+        [[ $outside != *"$call=EPERM"* && $outside != *"$call=ENOSYS"* ]] ||
+                fail "$call is refused outside a task too, the test shows nothing: $outside"
+done
+# RestrictNamespaces=no: namespaces as the host allows them, the rest refused.
+inside=$("$AGENTCTL" run --template userns -- "$TEST_DIR/bin/probe" calls)
+assert_eq "$(grep -E '^(setns|clone3|unshare_user)=' <<<"$inside")" \
+        "$(grep -E '^(setns|clone3|unshare_user)=' <<<"$outside")" "namespaces under RestrictNamespaces=no"
+assert_contains "$inside" "keyctl=EPERM"
+assert_contains "$("$AGENTCTL" --json status | jq -r '.templates[] | select(.name == "userns") | .confinement')" \
+        "RestrictNamespaces=no"
+# Landlock from ABI 6: no abstract Unix socket outside the task (where
+# PrivateNetwork= is not set, they are the host's: a D-Bus or container
+# runtime socket among them). Older kernels: the documented degradation.
+"$TEST_DIR/bin/probe" listen "agentid-test-$$" >"$TEST_DIR/listen.out" &
+listener=$!
+for _ in $(seq 1 50); do [[ -s $TEST_DIR/listen.out ]] && break; sleep 0.05; done
+assert_eq "$("$TEST_DIR/bin/probe" connect "agentid-test-$$")" "connect=ok" "the host's own connect"
+inside=$("$AGENTCTL" run --template probe -- "$TEST_DIR/bin/probe" connect "agentid-test-$$")
+kill "$listener"
+abi=$(jq -r .runtime_landlock_abi <<<"$status")
+if ((abi >= 6)); then
+        assert_eq "$inside" "connect=EPERM" "a task's connect to a host abstract socket (Landlock ABI $abi)"
+else
+        echo "run-confine: Landlock ABI $abi here: abstract sockets are not scoped"
+fi
+assert_contains "$("$AGENTCTL" status)" "task walls:    namespaces, rlimits, seccomp yes, landlock"
 
 # TasksMax stops a fork bomb (the uid is the task's alone: RLIMIT_NPROC, and
 # the pids controller where the host has it).
@@ -191,14 +246,10 @@ for _ in $(seq 1 20); do
 done
 wait "$probe_pid"
 probe=$(cat "$TEST_DIR/probe.out")
-# Target: every answer within 100 ms. Seen here: one answer of 18 at 320 ms
-# in a distcheck run (2 cores, three busy attackers): reported, not yet
-# failed on; an answer over a second, or any failure, is a broker the attack
-# blocked.
+# Every answer within 100 ms: the attack runs at the tasks' nice 5, below
+# the broker (seen at 320 ms once, before tasks ran below it).
 [[ $probe == *" failed 0 "* ]] || fail "root's calls failed while an agent attacked: $probe"
-max_ms=$(sed -n 's/.* max_ms \([0-9.]*\) .*/\1/p' <<<"$probe")
-awk -v m="$max_ms" 'BEGIN { exit !(m < 1000) }' || fail "the broker's answer to root took ${max_ms} ms while an agent attacked: $probe"
-[[ $probe == *" over_100ms 0 "* ]] || echo "run-confine: WARNING: an answer over the 100 ms target while an agent attacked: $probe" >&2
+[[ $probe == *" over_100ms 0 "* ]] || fail "the broker's answer to root took over 100 ms while an agent attacked: $probe"
 "$AGENTCTL" revoke "$name" >/dev/null
 for _ in $(seq 1 10); do
         t0=$(date +%s%N)

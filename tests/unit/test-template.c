@@ -195,6 +195,7 @@ static void test_confinement_defaults_and_keys(void **state) {
         assert_int_equal(t.confinement.protect_system, PROTECT_SYSTEM_STRICT);
         assert_int_equal(t.confinement.tasks_max, 512);
         assert_true(t.confinement.memory_max == CONFINEMENT_UNLIMITED);
+        assert_true(t.confinement.restrict_namespaces);
 
         assert_int_equal(parse("[template]\n"
                                "name = web\n"
@@ -208,7 +209,8 @@ static void test_confinement_defaults_and_keys(void **state) {
                                "TasksMax = infinity\n"
                                "MemoryMax = 512M\n"
                                "CPUQuota = 150%\n"
-                               "LimitNOFILE = 1024:4096\n",
+                               "LimitNOFILE = 1024:4096\n"
+                               "RestrictNamespaces = no\n",
                                &t, error, sizeof(error)),
                          0);
         assert_int_equal(t.confinement.protect_system, PROTECT_SYSTEM_FULL);
@@ -222,6 +224,7 @@ static void test_confinement_defaults_and_keys(void **state) {
         assert_int_equal(t.confinement.cpu_quota_percent, 150);
         assert_int_equal(t.confinement.limit_nofile_soft, 1024);
         assert_int_equal(t.confinement.limit_nofile_hard, 4096);
+        assert_false(t.confinement.restrict_namespaces);
 
         /* An empty assignment resets a path list, as in systemd. */
         assert_int_equal(parse("[template]\nname = r\nReadOnlyPaths = /a /b\nReadOnlyPaths =\n", &t, error,
@@ -236,6 +239,7 @@ static void test_confinement_invalid_is_refused_with_line(void **state) {
                 "ReadWritePaths = /a/../etc", "InaccessiblePaths = +/x", "PrivateNetwork = perhaps",
                 "TasksMax = 0", "TasksMax = 10%", "MemoryMax = lots", "MemoryMax = 1X", "CPUQuota = 50",
                 "CPUQuota = 0%", "LimitNOFILE = 10:5", "LimitNOFILE = -1", "MemoryLimit = 1G", "protectsystem = yes",
+                "RestrictNamespaces = user net", "RestrictNamespaces = ~cgroup",
         };
         struct template t;
         char text[256], error[512];
