@@ -106,6 +106,9 @@ check "an approved sudo in a template granting /etc/nginx-test (sudo = approve) 
 check "... and the same approved sudo cannot write /etc/other (ProtectSystem=strict)" \
         "$sudo_tee"'; sudo_tee /etc/other; [ "$(cat /tmp/s.rc)" != 0 ] && grep -q "tee: /etc/other: Read-only file system" /tmp/s.out && [ ! -e /etc/other ]'
 check "PrivateNetwork=yes: only lo" '[ "$(agentctl run --template limited -- grep -c : /proc/net/dev)" = 1 ]'
+check "kernel walls: a seccomp filter, RestrictNamespaces=yes (unshare -U refused), nice 5" \
+        'out=$(agentctl run -- sh -c "grep -c \"^Seccomp:.2\" /proc/self/status; nice; unshare -U true 2>/dev/null && echo userns-allowed; true");
+         [ "$out" = "$(printf "1\n5")" ] && unshare -U true'
 check "TasksMax=20 stops a fork bomb" \
         'out=$(agentctl run --template limited -- perl -e "my \$n = 0; for (1 .. 100) { my \$p = fork; last unless defined \$p; if (!\$p) { sleep 30; exit } \$n++ } print \"\$n\\n\"" 2>&1);
          n=$(echo "$out" | tail -n1); [ -n "$n" ] && [ "$n" -lt 20 ]'
