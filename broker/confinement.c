@@ -178,6 +178,7 @@ int confinement_parse(struct confinement *c, const char *key, const char *value,
                 if (b < 0)
                         goto invalid;
                 c->restrict_namespaces = b;
+                c->restrict_namespaces_set = true;
         } else if (streq(key, "TasksMax")) {
                 if (streq(value, "infinity"))
                         c->tasks_max = CONFINEMENT_UNLIMITED;

@@ -33,7 +33,11 @@ struct confinement {
         enum protect_home protect_home;
         struct confinement_paths read_write, read_only, inaccessible;
         bool private_network;
-        bool restrict_namespaces; /* no new namespaces of any kind (default yes) */
+        /* No new namespaces of any kind. Default yes, but no for a template
+         * that allows sudo unless it says so (template.c): the systemd
+         * runtime cannot have both. */
+        bool restrict_namespaces;
+        bool restrict_namespaces_set;
         uint64_t tasks_max;        /* processes and threads; CONFINEMENT_UNLIMITED: none */
         uint64_t memory_max;       /* bytes; CONFINEMENT_UNLIMITED: none */
         uint64_t cpu_quota_percent; /* of one CPU; 0: none */

@@ -19,8 +19,8 @@ void direct_release(struct runtime *rt, struct runtime_task *task);
 
 int systemd_init(struct runtime *rt, char *why, size_t why_size);
 void systemd_done(struct runtime *rt);
-int systemd_check(const struct runtime *rt, const struct confinement *c, const char *home, char *why,
-                  size_t why_size);
+int systemd_check(const struct runtime *rt, const struct confinement *c, const char *home, bool no_new_privs,
+                  char *why, size_t why_size);
 int systemd_start(struct runtime *rt, const struct identity *i, const struct template *t, struct task_spec *spec,
                   struct runtime_task *task, char *error, size_t error_size);
 int systemd_started(struct runtime *rt, struct runtime_task *task, char *error, size_t error_size);

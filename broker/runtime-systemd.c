@@ -101,9 +101,18 @@ void systemd_process(struct runtime *rt) {
                 ;
 }
 
-int systemd_check(const struct runtime *rt, const struct confinement *c, const char *home, char *why,
-                  size_t why_size) {
+int systemd_check(const struct runtime *rt, const struct confinement *c, const char *home, bool no_new_privs,
+                  char *why, size_t why_size) {
         (void) home;
+        /* systemd implies NoNewPrivileges= for a non-root unit with a
+         * system call filter or namespace restriction, and sudo does not
+         * run under it. */
+        if (c->restrict_namespaces && !no_new_privs) {
+                snprintf(why, why_size,
+                         "RestrictNamespaces=yes cannot be enforced by the systemd runtime for a template that allows "
+                         "sudo (systemd would set NoNewPrivileges=, which stops sudo): set RestrictNamespaces=no");
+                return -EOPNOTSUPP;
+        }
         if (c->memory_max != CONFINEMENT_UNLIMITED && !rt->systemd_memory) {
                 snprintf(why, why_size,
                          "MemoryMax= cannot be enforced by the systemd runtime here: systemd has no memory controller "
@@ -257,7 +266,9 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
 
 /* The direct runtime's kernel walls in systemd's words: the same system
  * calls refused with EPERM (syscall-filter.h), RestrictNamespaces=, and
- * the tasks' nice value below the broker's. */
+ * the tasks' nice value below the broker's. Only for a task under
+ * NoNewPrivileges=: for a unit with User=, systemd ties a system call
+ * filter to no_new_privs, which would stop sudo (systemd.exec(5)). */
 static int append_kernel_walls(sd_bus_message *m, const struct confinement *c) {
         const char *names[64];
         size_t n = 0;
@@ -301,7 +312,7 @@ int systemd_start(struct runtime *rt, const struct identity *i, const struct tem
         int r;
 
         *task = (struct runtime_task) { .pid = 0, .pidfd = -1, .status_fd = -1, .rt = rt };
-        r = systemd_check(rt, c, i->home, error, error_size);
+        r = systemd_check(rt, c, i->home, spec->no_new_privs, error, error_size);
         if (r < 0)
                 return r;
         snprintf(task->argv0, sizeof(task->argv0), "%s", spec->argv[0]);
@@ -369,8 +380,10 @@ int systemd_start(struct runtime *rt, const struct identity *i, const struct tem
         if (r >= 0 && c->limit_nofile_hard != CONFINEMENT_UNLIMITED)
                 r = sd_bus_message_append(m, "(sv)(sv)", "LimitNOFILE", "t", c->limit_nofile_hard, "LimitNOFILESoft",
                                           "t", c->limit_nofile_soft);
-        if (r >= 0)
+        if (r >= 0 && spec->no_new_privs)
                 r = append_kernel_walls(m, c);
+        else if (r >= 0)
+                r = sd_bus_message_append(m, "(sv)", "Nice", "i", TASK_NICE);
         if (r >= 0 && t->n_groups)
                 r = append_strv_property(m, "SupplementaryGroups", groups);
         if (r >= 0)

@@ -88,9 +88,9 @@ void runtime_process(struct runtime *rt) {
                 systemd_process(rt);
 }
 
-int runtime_check(const struct runtime *rt, const struct confinement *c, const char *home, char *why,
-                  size_t why_size) {
-        return rt->kind == RUNTIME_SYSTEMD ? systemd_check(rt, c, home, why, why_size)
+int runtime_check(const struct runtime *rt, const struct confinement *c, const char *home, bool no_new_privs,
+                  char *why, size_t why_size) {
+        return rt->kind == RUNTIME_SYSTEMD ? systemd_check(rt, c, home, no_new_privs, why, why_size)
                                            : direct_check(rt, c, home, why, why_size);
 }
 

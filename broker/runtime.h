@@ -82,8 +82,8 @@ const char *runtime_name(const struct runtime *rt);
 
 /* Can rt enforce c for this task? 0, or -EOPNOTSUPP with one line in why
  * naming the key and the reason. */
-int runtime_check(const struct runtime *rt, const struct confinement *c, const char *home, char *why,
-                  size_t why_size);
+int runtime_check(const struct runtime *rt, const struct confinement *c, const char *home, bool no_new_privs,
+                  char *why, size_t why_size);
 
 /* Start the task; on success rt_task holds what follows it. Does not wait
  * for the command to be executed: status_fd becomes readable when the

@@ -139,7 +139,7 @@ int task_start(struct broker *b, struct conn *conn, const struct identity *i, co
         int r;
 
         /* What the runtime cannot enforce is refused before anything runs. */
-        r = runtime_check(&b->runtime, &t->confinement, i->home, error, error_size);
+        r = runtime_check(&b->runtime, &t->confinement, i->home, spec->no_new_privs, error, error_size);
         if (r < 0)
                 return r;
         for (char **a = spec->argv; *a && o < sizeof(command) - 1; a++)

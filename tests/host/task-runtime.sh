@@ -73,6 +73,13 @@ approvers = root
 sudo = approve
 ReadWritePaths = /etc/nginx-test
 T
+cat >/etc/agentid/templates.d/sudostrict.conf <<T
+[template]
+name = sudostrict
+ttl = 5m
+sudo = approve
+RestrictNamespaces = yes
+T
 mkdir -p /etc/nginx-test && echo "ALL ALL=(root) /usr/bin/tee" >/etc/sudoers.d/agents-tee && chmod 0440 /etc/sudoers.d/agents-tee
 systemctl daemon-reload && systemctl start agentid.socket && systemctl restart agentid.service' >/dev/null ||
         { echo "FAIL: start agentid (see $log)"; exit 1; }
@@ -109,6 +116,8 @@ check "PrivateNetwork=yes: only lo" '[ "$(agentctl run --template limited -- gre
 check "kernel walls: a seccomp filter, RestrictNamespaces=yes (unshare -U refused), nice 5" \
         'out=$(agentctl run -- sh -c "grep -c \"^Seccomp:.2\" /proc/self/status; nice; unshare -U true 2>/dev/null && echo userns-allowed; true");
          [ "$out" = "$(printf "1\n5")" ] && unshare -U true'
+check "a template that allows sudo and asks RestrictNamespaces=yes is refused, with the reason" \
+        'agentctl run --template sudostrict -- true 2>/tmp/e; [ $? = 126 ] && grep -q "RestrictNamespaces=yes cannot be enforced by the systemd runtime" /tmp/e'
 check "TasksMax=20 stops a fork bomb" \
         'out=$(agentctl run --template limited -- perl -e "my \$n = 0; for (1 .. 100) { my \$p = fork; last unless defined \$p; if (!\$p) { sleep 30; exit } \$n++ } print \"\$n\\n\"" 2>&1);
          n=$(echo "$out" | tail -n1); [ -n "$n" ] && [ "$n" -lt 20 ]'
