@@ -131,6 +131,7 @@ struct broker {
         /* Root-side cleaners of ended uids (uid-cleanup.c). */
         struct cleaner *cleaners;
         unsigned n_cleaners;
+        unsigned n_sweepers; /* of them, those walking the shared directories */
         struct uid_cleanup *cleanup_pending;
         size_t n_cleanup_pending;
 };

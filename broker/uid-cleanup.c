@@ -33,7 +33,10 @@
 #define CLEANER_KILL_DEADLINE_MS 2000
 /* How deep below a shared temporary directory a cleaner looks. */
 #define SWEEP_DEPTH_MAX 16
-/* Cleaners running at once; more work waits and goes to the next one. */
+/* Cleaners running at once; more work waits and goes to the next one. Of
+ * them, one at most walks the shared temporary directories: a walk costs
+ * the same for one uid as for a thousand (it is the size of /tmp), so
+ * revocations that arrive while one runs wait and share the next. */
 #define CLEANERS_MAX 4
 
 static const char *const default_shared_dirs[] = { "/tmp", "/var/tmp", "/dev/shm", "/dev/mqueue", NULL };
@@ -45,6 +48,7 @@ struct cleaner {
         int pidfd, result_fd;
         struct uid_cleanup *jobs;
         size_t n;
+        bool sweeps;
         struct cleaner *next;
 };
 
@@ -401,7 +405,7 @@ static void finish_job(struct broker *b, const struct uid_cleanup *job, unsigned
                 job->done(b, job->userdata, leftovers);
 }
 
-static void cleaner_spawn(struct broker *b, const struct uid_cleanup *jobs, size_t n) {
+static void cleaner_spawn(struct broker *b, const struct uid_cleanup *jobs, size_t n, bool sweeps) {
         struct epoll_event ev = { .events = EPOLLIN };
         struct cleaner *c = NULL;
         int p[2] = { -1, -1 };
@@ -413,6 +417,7 @@ static void cleaner_spawn(struct broker *b, const struct uid_cleanup *jobs, size
                 goto fail;
         memcpy(c->jobs, jobs, n * sizeof(*jobs));
         c->n = n;
+        c->sweeps = sweeps;
         c->watch.kind = WATCH_CLEANER;
         c->pid = fork();
         if (c->pid < 0)
@@ -438,6 +443,7 @@ static void cleaner_spawn(struct broker *b, const struct uid_cleanup *jobs, size
         c->next = b->cleaners;
         b->cleaners = c;
         b->n_cleaners++;
+        b->n_sweepers += sweeps;
         return;
 fail:
         log_error("cannot start a cleaner: %s", strerror(errno));
@@ -469,6 +475,7 @@ static void cleaner_finish(struct broker *b, struct cleaner *c) {
                 if (*p == c) {
                         *p = c->next;
                         b->n_cleaners--;
+                        b->n_sweepers -= c->sweeps;
                         break;
                 }
         for (size_t k = 0; k < c->n; k++)
@@ -479,19 +486,37 @@ static void cleaner_finish(struct broker *b, struct cleaner *c) {
 }
 
 /* Start queued work if a cleaner may run: a few at once, each taking
- * everything queued, so a mass expiry costs a few forks, not thousands. */
+ * everything queued of its kind, so a mass expiry costs a few forks, not
+ * thousands. Jobs that need the shared directories walked go to the one
+ * sweeping cleaner; the others (a task's end: its temporary files died with
+ * its namespace) never wait behind a walk. */
 static void maybe_spawn(struct broker *b) {
-        struct uid_cleanup *jobs;
-        size_t n;
+        for (int sweeps = 0; sweeps <= 1; sweeps++) {
+                struct uid_cleanup *take, *keep;
+                size_t n_take = 0, n_keep = 0;
 
-        if (b->epoll_fd < 0 || b->n_cleanup_pending == 0 || b->n_cleaners >= CLEANERS_MAX)
-                return;
-        jobs = b->cleanup_pending;
-        n = b->n_cleanup_pending;
-        b->cleanup_pending = NULL;
-        b->n_cleanup_pending = 0;
-        cleaner_spawn(b, jobs, n);
-        free(jobs);
+                if (b->epoll_fd < 0 || b->n_cleanup_pending == 0 || b->n_cleaners >= CLEANERS_MAX ||
+                    (sweeps && b->n_sweepers > 0))
+                        continue;
+                take = malloc(b->n_cleanup_pending * sizeof(*take));
+                keep = malloc(b->n_cleanup_pending * sizeof(*keep));
+                if (!take || !keep) {
+                        free(take);
+                        free(keep);
+                        return; /* stays queued: the next end or tick retries */
+                }
+                for (size_t k = 0; k < b->n_cleanup_pending; k++) {
+                        if (b->cleanup_pending[k].sweep_shared == (bool) sweeps)
+                                take[n_take++] = b->cleanup_pending[k];
+                        else
+                                keep[n_keep++] = b->cleanup_pending[k];
+                }
+                free(b->cleanup_pending);
+                b->cleanup_pending = keep;
+                b->n_cleanup_pending = n_keep;
+                cleaner_spawn(b, take, n_take, sweeps);
+                free(take);
+        }
 }
 
 /* Only uids of the agent range are ever cleaned: a cleaner kills every
