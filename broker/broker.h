@@ -132,8 +132,10 @@ struct broker {
         struct cleaner *cleaners;
         unsigned n_cleaners;
         unsigned n_sweepers; /* of them, those walking the shared directories */
-        struct uid_cleanup *cleanup_pending;
-        size_t n_cleanup_pending;
+        /* Queued cleanup jobs: [0] without, [1] with a walk of the shared
+         * temporary directories (uid-cleanup.c). */
+        struct uid_cleanup *cleanup_pending[2];
+        size_t n_cleanup_pending[2];
 };
 
 /* Policy (policy.c). */

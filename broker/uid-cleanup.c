@@ -492,30 +492,15 @@ static void cleaner_finish(struct broker *b, struct cleaner *c) {
  * its namespace) never wait behind a walk. */
 static void maybe_spawn(struct broker *b) {
         for (int sweeps = 0; sweeps <= 1; sweeps++) {
-                struct uid_cleanup *take, *keep;
-                size_t n_take = 0, n_keep = 0;
+                struct uid_cleanup *jobs = b->cleanup_pending[sweeps];
+                size_t n = b->n_cleanup_pending[sweeps];
 
-                if (b->epoll_fd < 0 || b->n_cleanup_pending == 0 || b->n_cleaners >= CLEANERS_MAX ||
-                    (sweeps && b->n_sweepers > 0))
+                if (b->epoll_fd < 0 || n == 0 || b->n_cleaners >= CLEANERS_MAX || (sweeps && b->n_sweepers > 0))
                         continue;
-                take = malloc(b->n_cleanup_pending * sizeof(*take));
-                keep = malloc(b->n_cleanup_pending * sizeof(*keep));
-                if (!take || !keep) {
-                        free(take);
-                        free(keep);
-                        return; /* stays queued: the next end or tick retries */
-                }
-                for (size_t k = 0; k < b->n_cleanup_pending; k++) {
-                        if (b->cleanup_pending[k].sweep_shared == (bool) sweeps)
-                                take[n_take++] = b->cleanup_pending[k];
-                        else
-                                keep[n_keep++] = b->cleanup_pending[k];
-                }
-                free(b->cleanup_pending);
-                b->cleanup_pending = keep;
-                b->n_cleanup_pending = n_keep;
-                cleaner_spawn(b, take, n_take, sweeps);
-                free(take);
+                b->cleanup_pending[sweeps] = NULL;
+                b->n_cleanup_pending[sweeps] = 0;
+                cleaner_spawn(b, jobs, n, sweeps);
+                free(jobs);
         }
 }
 
@@ -527,32 +512,30 @@ static bool uid_is_ours(const struct broker *b, uid_t uid) {
 }
 
 void uid_cleanup_start(struct broker *b, const struct uid_cleanup *jobs, size_t n) {
-        struct uid_cleanup *q;
-        size_t added = 0;
+        size_t want[2] = { 0, 0 };
+        bool room[2];
 
-        if (n == 0)
-                return;
-        q = realloc(b->cleanup_pending, (b->n_cleanup_pending + n) * sizeof(*q));
-        if (!q) {
-                for (size_t k = 0; k < n; k++)
-                        finish_job(b, &jobs[k], LEFTOVER_UNKNOWN);
-                return;
+        for (size_t k = 0; k < n; k++)
+                want[jobs[k].sweep_shared ? 1 : 0]++;
+        for (int lane = 0; lane < 2; lane++) {
+                struct uid_cleanup *q = b->cleanup_pending[lane];
+                if (want[lane])
+                        q = realloc(q, (b->n_cleanup_pending[lane] + want[lane]) * sizeof(*q));
+                room[lane] = q != NULL;
+                if (q)
+                        b->cleanup_pending[lane] = q;
         }
-        b->cleanup_pending = q;
         for (size_t k = 0; k < n; k++) {
+                int lane = jobs[k].sweep_shared ? 1 : 0;
+
                 if (!uid_is_ours(b, jobs[k].uid)) {
                         log_warning("uid %u is outside the agent range: not cleaned up", (unsigned) jobs[k].uid);
                         if (jobs[k].done)
                                 jobs[k].done(b, jobs[k].userdata, 0);
-                        continue;
-                }
-                q[b->n_cleanup_pending + added++] = jobs[k];
-        }
-        b->n_cleanup_pending += added;
-        if (b->n_cleanup_pending == 0) {
-                /* Nothing of ours was queued: keep no empty buffer around. */
-                free(b->cleanup_pending);
-                b->cleanup_pending = NULL;
+                } else if (!room[lane])
+                        finish_job(b, &jobs[k], LEFTOVER_UNKNOWN);
+                else
+                        b->cleanup_pending[lane][b->n_cleanup_pending[lane]++] = jobs[k];
         }
         maybe_spawn(b);
 }
@@ -576,9 +559,11 @@ void uid_cleanup_stop_all(struct broker *b) {
 
         /* Queued work stays undone: the next broker's sweep and a uid that
          * comes round only after the whole range make up for it. */
-        free(b->cleanup_pending);
-        b->cleanup_pending = NULL;
-        b->n_cleanup_pending = 0;
+        for (int lane = 0; lane < 2; lane++) {
+                free(b->cleanup_pending[lane]);
+                b->cleanup_pending[lane] = NULL;
+                b->n_cleanup_pending[lane] = 0;
+        }
 
         while (b->cleaners) {
                 struct cleaner *c = b->cleaners;
