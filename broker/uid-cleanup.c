@@ -516,7 +516,8 @@ void uid_cleanup_start(struct broker *b, const struct uid_cleanup *jobs, size_t 
         bool room[2];
 
         for (size_t k = 0; k < n; k++)
-                want[jobs[k].sweep_shared ? 1 : 0]++;
+                if (uid_is_ours(b, jobs[k].uid))
+                        want[jobs[k].sweep_shared ? 1 : 0]++;
         for (int lane = 0; lane < 2; lane++) {
                 struct uid_cleanup *q = b->cleanup_pending[lane];
                 if (want[lane])
