@@ -47,17 +47,6 @@ E
 start_broker
 DB=$TEST_DIR/state/agentid.db
 
-as_agent() {
-        local uid=$1
-        shift
-        setpriv --reuid="$uid" --regid="$uid" --clear-groups -- "$@"
-}
-b64url_decode() {
-        local s=$1
-        while (($(( ${#s} % 4 )))); do s+="="; done
-        basenc --base64url -d <<<"$s"
-}
-claims_of() { b64url_decode "$(cut -d. -f2 <<<"$1")"; }
 expect_error() {
         local want=$1 out
         shift

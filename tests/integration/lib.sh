@@ -133,6 +133,25 @@ as_nobody() {
         setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$@"
 }
 
+# as_agent UID CMD...: run CMD as an agent would run: its uid and gid, no
+# supplementary groups, nothing else.
+as_agent() {
+        local uid=$1
+        shift
+        setpriv --reuid="$uid" --regid="$uid" --clear-groups -- "$@"
+}
+
+# The parts of a compact JWS: base64url (no padding) to bytes, a segment
+# (1 header, 2 claims, 3 signature), and the decoded header and claims.
+b64url_decode() {
+        local s=$1
+        while (($(( ${#s} % 4 )))); do s+="="; done
+        basenc --base64url -d <<<"$s"
+}
+segment() { cut -d. -f"$2" <<<"$1"; }
+claims_of() { b64url_decode "$(segment "$1" 2)"; }
+header_of() { b64url_decode "$(segment "$1" 1)"; }
+
 # Count rows in the event table of a given type.
 count_events() {
         sqlite3 "$TEST_DIR/state/agentid.db" "SELECT count(*) FROM events WHERE event = '$1'"

@@ -59,11 +59,6 @@ for _ in $(seq 1 200); do
         sleep 0.05
 done
 
-as_agent() {
-        local uid=$1
-        shift
-        setpriv --reuid="$uid" --regid="$uid" --clear-groups -- "$@"
-}
 # client TOKEN: the SDK client presenting TOKEN, as nobody; output either way.
 client() { AGENTID_TOKEN=$1 as_nobody node "$TEST_DIR/mcp/client.mjs" "$RESOURCE" 2>&1 || true; }
 # www_authenticate TOKEN: the 401's WWW-Authenticate header for a bare POST.

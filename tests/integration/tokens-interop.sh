@@ -39,17 +39,6 @@ HTTP_PID=$!
 test_cleanup() { kill "$HTTP_PID" 2>/dev/null || true; wait "$HTTP_PID" 2>/dev/null || true; }
 for _ in $(seq 1 100); do curl -sf "$ISSUER/jwks.json" >/dev/null && break; sleep 0.05; done
 
-as_agent() {
-        local uid=$1
-        shift
-        setpriv --reuid="$uid" --regid="$uid" --clear-groups -- "$@"
-}
-b64url_decode() {
-        local s=$1
-        while (($(( ${#s} % 4 )))); do s+="="; done
-        basenc --base64url -d <<<"$s"
-}
-claims_of() { b64url_decode "$(cut -d. -f2 <<<"$1")"; }
 # verify LIB AUDIENCE [options] <<<TOKEN: both outcomes are output.
 verify() {
         local lib=$1 aud=$2

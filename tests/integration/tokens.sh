@@ -24,21 +24,6 @@ start_broker
 DB=$TEST_DIR/state/agentid.db
 JWKS=$TEST_DIR/run/jwks.json
 
-# Run a command as an agent: its uid and gid, no groups, nothing else.
-as_agent() {
-        local uid=$1
-        shift
-        setpriv --reuid="$uid" --regid="$uid" --clear-groups -- "$@"
-}
-# base64url (no padding) to bytes.
-b64url_decode() {
-        local s=$1
-        while (($(( ${#s} % 4 )))); do s+="="; done
-        basenc --base64url -d <<<"$s"
-}
-segment() { cut -d. -f"$2" <<<"$1"; }
-claims_of() { b64url_decode "$(segment "$1" 2)"; }
-header_of() { b64url_decode "$(segment "$1" 1)"; }
 # expect_error WANTED_ERROR CMD...: the command fails and says why.
 expect_error() {
         local want=$1 out
