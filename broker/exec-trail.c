@@ -638,6 +638,22 @@ static int subscribe(int fd, bool listen) {
         return send(fd, buf, nl->nlmsg_len, 0) < 0 ? -errno : 0;
 }
 
+/* Everything a trail holds, once its thread is not running. */
+static void trail_free(struct exec_trail *t) {
+        if (t->fd >= 0)
+                close(t->fd);
+        if (t->wake_fd >= 0)
+                close(t->wake_fd);
+        if (t->stop_fd >= 0)
+                close(t->stop_fd);
+        free(t->agents);
+        free(t->map);
+        free(t->queue);
+        free(t->batch);
+        pthread_mutex_destroy(&t->lock);
+        free(t);
+}
+
 int exec_trail_open(struct broker *b) {
         struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = CN_IDX_PROC };
         struct epoll_event ev = { .events = EPOLLIN };
@@ -696,17 +712,7 @@ int exec_trail_open(struct broker *b) {
         b->exec_trail = t;
         return 0;
 fail:
-        if (t->fd >= 0)
-                close(t->fd);
-        if (t->wake_fd >= 0)
-                close(t->wake_fd);
-        if (t->stop_fd >= 0)
-                close(t->stop_fd);
-        free(t->map);
-        free(t->queue);
-        free(t->batch);
-        pthread_mutex_destroy(&t->lock);
-        free(t);
+        trail_free(t);
         return r;
 }
 
@@ -725,17 +731,6 @@ void exec_trail_close(struct broker *b) {
                         summarize(b, &t->agents[k], false);
                 (void) subscribe(t->fd, false);
         }
-        if (t->fd >= 0)
-                close(t->fd);
-        if (t->wake_fd >= 0)
-                close(t->wake_fd);
-        if (t->stop_fd >= 0)
-                close(t->stop_fd);
-        free(t->agents);
-        free(t->map);
-        free(t->queue);
-        free(t->batch);
-        pthread_mutex_destroy(&t->lock);
-        free(t);
+        trail_free(t);
         b->exec_trail = NULL;
 }
