@@ -137,6 +137,13 @@ class Status:
     templates: List[TemplateInfo] = field(default_factory=list)
     connections: Optional[int] = None
     journal: Optional[bool] = None
+    exec_trail: Optional[bool] = None
+    #: How tasks run: "systemd" or "direct", and what the runtime can use.
+    runtime: Optional[str] = None
+    runtime_cgroup_controllers: List[str] = field(default_factory=list)
+    #: direct runtime only: the kernel's Landlock ABI (0: none), seccomp.
+    runtime_landlock_abi: Optional[int] = None
+    runtime_seccomp: Optional[bool] = None
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,10 @@ class IdentityMethodsTest(unittest.TestCase):
         self.assertIsInstance(tools, agentid.TemplateInfo)
         self.assertEqual(tools.scopes, ["mcp:call", "mcp:read"])
         self.assertEqual(tools.description, "One tool call of an agent loop")
+        # The test broker has no systemd: the direct runtime, with its walls.
+        self.assertEqual(s.runtime, "direct")
+        self.assertIsInstance(s.runtime_landlock_abi, int)
+        self.assertIsInstance(s.runtime_seccomp, bool)
 
     def test_mint_show_list_revoke(self):
         a = self.c.mint(template="tools", ttl="5m", reason="triage ticket 4411", on_behalf_of="alice@example.com")
