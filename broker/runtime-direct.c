@@ -125,6 +125,13 @@ int direct_check(const struct runtime *rt, const struct confinement *c, const ch
                          "controller");
                 return -EOPNOTSUPP;
         }
+        if (c->private_network && !rt->can_bring_up_loopback) {
+                snprintf(why, why_size,
+                         "PrivateNetwork=yes cannot be enforced by the direct runtime here: the broker lacks "
+                         "CAP_NET_ADMIN to bring up lo in the task's network (agentid.service does not grant it; "
+                         "the systemd runtime does this itself)");
+                return -EOPNOTSUPP;
+        }
         if (c->restrict_namespaces && !rt->syscall_filters[1].program) {
                 snprintf(why, why_size,
                          "RestrictNamespaces=yes cannot be enforced by the direct runtime here: the kernel has no "
@@ -701,6 +708,13 @@ int direct_start(struct runtime *rt, const struct identity *i, const struct temp
                    (t->confinement.private_network ? CLONE_NEWNET : 0);
         ca.pidfd = (uint64_t) (uintptr_t) &pidfd;
         pid = (pid_t) syscall(SYS_clone3, &ca, sizeof(ca));
+        if (pid < 0 && errno == ENOSYS)
+                /* A seccomp filter that cannot look into clone3's arguments
+                 * refuses it so (systemd's RestrictNamespaces=, under which
+                 * agentid.service runs): clone(2) says the same. Its pidfd
+                 * comes back through the parent_tid argument, the third on
+                 * every architecture. */
+                pid = (pid_t) syscall(SYS_clone, (unsigned long) ca.flags | SIGCHLD, NULL, &pidfd, NULL, NULL);
         if (pid < 0) {
                 r = -errno;
                 snprintf(error, error_size, "cannot create the task's namespaces: %s", strerror(errno));

@@ -3,6 +3,8 @@
 #include "runtime.h"
 
 #include <errno.h>
+#include <linux/capability.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/pidfd.h>
@@ -24,6 +26,25 @@ int runtime_kind_from_string(const char *s, enum runtime_kind *ret) {
         else
                 return -EINVAL;
         return 0;
+}
+
+/* Is cap in this process's effective set? (/proc/self/status, CapEff.) */
+static bool has_effective_capability(int cap) {
+        char line[256];
+        bool has = false;
+        FILE *f = fopen("/proc/self/status", "re");
+
+        if (!f)
+                return false;
+        while (fgets(line, sizeof(line), f)) {
+                unsigned long long mask;
+                if (sscanf(line, "CapEff: %llx", &mask) == 1) {
+                        has = (mask >> cap) & 1;
+                        break;
+                }
+        }
+        fclose(f);
+        return has;
 }
 
 int runtime_init(struct runtime *rt, enum runtime_kind wanted, char *why, size_t why_size) {
@@ -52,6 +73,7 @@ int runtime_init(struct runtime *rt, enum runtime_kind wanted, char *why, size_t
          * status says which a task gets. A filter that cannot be built
          * where seccomp exists is an error, never a silent gap. */
         rt->landlock_abi = landlock_abi();
+        rt->can_bring_up_loopback = has_effective_capability(CAP_NET_ADMIN);
         for (int k = 0; k < 2; k++) {
                 int r = syscall_filter_build(k == 1, &rt->syscall_filters[k]);
                 if (r == -EOPNOTSUPP)

@@ -47,6 +47,9 @@ struct runtime {
          * kernel has no seccomp filtering). */
         int landlock_abi;
         struct syscall_filter syscall_filters[2];
+        /* direct: CAP_NET_ADMIN, to bring up lo in a PrivateNetwork= task's
+         * network namespace (agentid.service does not grant it). */
+        bool can_bring_up_loopback;
 };
 
 /* A task's nice value in either runtime: the broker, which ends tasks and

@@ -84,9 +84,10 @@ write_config() {
         } >"$TEST_DIR/etc/agentid.conf"
 }
 
+# BROKER_WRAPPER: a command the broker runs under (words), if any.
 start_broker() {
         [[ -f $TEST_DIR/etc/agentid.conf ]] || write_config </dev/null
-        "$AGENTIDD" --config "$TEST_DIR/etc/agentid.conf" --state-dir "$TEST_DIR/state" \
+        ${BROKER_WRAPPER:-} "$AGENTIDD" --config "$TEST_DIR/etc/agentid.conf" --state-dir "$TEST_DIR/state" \
                 --runtime-dir "$TEST_DIR/run" "$@" >>"$TEST_DIR/broker.log" 2>&1 &
         BROKER_PID=$!
         wait_for_socket

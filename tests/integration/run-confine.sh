@@ -284,4 +284,12 @@ wait "$attacker" 2>/dev/null || true
 assert_eq "$(procs_of "$uid")" 0 "processes of a revoked minted agent"
 assert_eq "$(owned_files "$uid")" 0 "temporary files of a revoked minted agent"
 assert_eq "$(owned_ipc "$uid")" 0 "IPC objects of a revoked minted agent"
+
+# Under a seccomp filter that refuses clone3 with ENOSYS, as systemd's
+# RestrictNamespaces= in agentid.service does, the direct runtime still
+# starts tasks in their namespaces (through clone).
+stop_broker
+BROKER_WRAPPER="$top_builddir/tests/helpers/without-clone3" start_broker
+out=$("$AGENTCTL" run --template probe -- sh -c 'echo $$; grep -c "^Seccomp:.2" /proc/self/status')
+assert_eq "$out" "$(printf '2\n1')" "a task of a broker without clone3"
 echo "run-confine: ok (during the attack: $probe; worst agentctl list ${worst}ms)"
