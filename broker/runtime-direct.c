@@ -496,27 +496,15 @@ static int join_cgroups(const struct runtime_task *task, struct setup_error *e) 
         return 0;
 }
 
-/* Landlock and the seccomp filter, installed while still root (neither
- * needs no_new_privs then, so an approved sudo keeps working) and kept
- * across every exec and setuid after. Allocates nothing: this process is
- * a clone of the threaded broker. */
+/* Landlock's scopes and the seccomp filter, installed while still root
+ * (neither needs no_new_privs then, so an approved sudo keeps working) and
+ * kept across every exec and setuid after. Allocates nothing: this process
+ * is a clone of the threaded broker. */
 static int confine_kernel(const struct init_args *a) {
-        const struct confinement *c = &a->t->confinement;
-        const struct syscall_filter *filter = &a->rt->syscall_filters[c->restrict_namespaces ? 1 : 0];
-        const char *writable[6 + CONFINEMENT_PATHS_MAX];
-        size_t n = 0;
-        int r;
+        const struct syscall_filter *filter =
+                &a->rt->syscall_filters[a->t->confinement.restrict_namespaces ? 1 : 0];
+        int r = landlock_confine();
 
-        if (c->protect_system == PROTECT_SYSTEM_STRICT) {
-                /* What setup_mounts leaves writable under strict, no more. */
-                static const char *const api_and_tmp[] = { "/dev", "/proc", "/tmp", "/var/tmp" };
-                for (size_t k = 0; k < ELEMENTSOF(api_and_tmp); k++)
-                        writable[n++] = api_and_tmp[k];
-                writable[n++] = a->i->home;
-                for (size_t k = 0; k < c->read_write.n; k++)
-                        writable[n++] = c->read_write.items[k].path;
-        }
-        r = landlock_confine(c->protect_system == PROTECT_SYSTEM_STRICT ? writable : NULL, n);
         if (r < 0)
                 return r;
         /* direct_check refused RestrictNamespaces=yes without seccomp. */

@@ -369,8 +369,11 @@ static int cmd_status(int argc, char **argv) {
                                 uint64_t abi = num(reply, "runtime_landlock_abi");
                                 printf("task walls:    namespaces, rlimits, seccomp %s, landlock ",
                                        json_is_true(json_object_get(reply, "runtime_seccomp")) ? "yes" : "no");
-                                if (abi)
+                                /* Tasks get its scopes, which came with ABI 6. */
+                                if (abi >= 6)
                                         printf("ABI %" PRIu64 "\n", abi);
+                                else if (abi)
+                                        printf("no (ABI %" PRIu64 ", scopes need 6)\n", abi);
                                 else
                                         printf("no\n");
                         }

@@ -156,7 +156,7 @@ inside 'printf "[template]\nname = granted\nttl = 5m\nReadWritePaths = /srv/gran
 # booted without nspawn, agentid.service allows them.
 check "task_runtime=direct under agentid.service: status shows it, with its kernel walls" \
         'out=$(agentctl status); echo "$out"
-         ll=$(systemd-run --quiet --wait --pipe perl -e "print syscall(444, 0, 0, 1) > 0 ? q(landlock ABI) : q(landlock no)")
+         ll=$(systemd-run --quiet --wait --pipe perl -e "print syscall(444, 0, 0, 1) >= 6 ? q(landlock ABI) : q(landlock no)")
          echo "a plain unit here: $ll"
          echo "$out" | grep -q "task runtime:  direct" && echo "$out" | grep -q "task walls:    namespaces, rlimits, seccomp yes, $ll"'
 check "direct under the unit: its own PID namespace, an empty private /tmp, the seccomp filter, nice 5" \
