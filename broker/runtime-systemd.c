@@ -50,8 +50,6 @@
 #define SYSTEMD_MANAGER "org.freedesktop.systemd1.Manager"
 #define BUS_TIMEOUT_USEC (5 * 1000000ULL)
 
-static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error);
-
 static bool controller_listed(const char *list, const char *name) {
         char buf[512], *save = NULL;
 
@@ -83,26 +81,6 @@ int systemd_init(struct runtime *rt, char *why, size_t why_size) {
                 rt->bus = NULL;
                 return r;
         }
-        /* One match for the PropertiesChanged of every task unit (of the
-         * Unit and Service interfaces), made once: no AddMatch round trip
-         * per task, and no signal of a new unit can come before it. Only
-         * systemd may send them (the bus checks the sender). */
-        r = sd_bus_add_match(rt->bus, &rt->unit_match,
-                             "type='signal',sender='" SYSTEMD_DEST "',interface='org.freedesktop.DBus.Properties',"
-                             "member='PropertiesChanged',path_namespace='" SYSTEMD_PATH "/unit',"
-                             "arg0='org.freedesktop.systemd1.Unit'",
-                             on_properties_changed, rt);
-        if (r >= 0)
-                r = sd_bus_add_match(rt->bus, &rt->service_match,
-                                     "type='signal',sender='" SYSTEMD_DEST "',interface='org.freedesktop.DBus.Properties',"
-                                     "member='PropertiesChanged',path_namespace='" SYSTEMD_PATH "/unit',"
-                                     "arg0='org.freedesktop.systemd1.Service'",
-                                     on_properties_changed, rt);
-        if (r < 0) {
-                snprintf(why, why_size, "cannot follow systemd's units on the system bus: %s", strerror(-r));
-                systemd_done(rt);
-                return r;
-        }
         /* Which limits systemd can really enforce: a unified hierarchy's
          * root lists the controllers it has. */
         f = fopen("/sys/fs/cgroup/cgroup.controllers", "re");
@@ -118,8 +96,6 @@ int systemd_init(struct runtime *rt, char *why, size_t why_size) {
 }
 
 void systemd_done(struct runtime *rt) {
-        rt->unit_match = sd_bus_slot_unref(rt->unit_match);
-        rt->service_match = sd_bus_slot_unref(rt->service_match);
         if (rt->bus)
                 sd_bus_flush_close_unref(rt->bus);
         rt->bus = NULL;
@@ -251,24 +227,6 @@ static int append_exec(sd_bus_message *m, const char *path, char **argv) {
 
 /* ---- following a unit ---------------------------------------------------- */
 
-static void task_link(struct runtime *rt, struct runtime_task *task) {
-        task->sd_prev = NULL;
-        task->sd_next = rt->sd_tasks;
-        if (rt->sd_tasks)
-                rt->sd_tasks->sd_prev = task;
-        rt->sd_tasks = task;
-}
-
-static void task_unlink(struct runtime *rt, struct runtime_task *task) {
-        if (task->sd_prev)
-                task->sd_prev->sd_next = task->sd_next;
-        else if (rt->sd_tasks == task)
-                rt->sd_tasks = task->sd_next;
-        if (task->sd_next)
-                task->sd_next->sd_prev = task->sd_prev;
-        task->sd_prev = task->sd_next = NULL;
-}
-
 /* How the unit's main process ended, from a Get where its signals did not
  * say (a signal that could not be read, a unit re-attached after a broker
  * restart). */
@@ -351,29 +309,20 @@ static void check_unit(struct runtime_task *task) {
                 unit_gone(task, true);
 }
 
-static struct runtime_task *task_by_path(struct runtime *rt, const char *path) {
-        if (!path)
-                return NULL;
-        for (struct runtime_task *t = rt->sd_tasks; t; t = t->sd_next)
-                if (t->unit_path && streq(t->unit_path, path))
-                        return t;
-        return NULL;
-}
-
 /* A task unit's PropertiesChanged: the signal carries the new values, so
  * nothing is asked back (a Get per signal cost a round trip through the
  * bus each, served by systemd between its own steps of starting and
  * stopping the unit, about ten per task). systemd sends every property of
  * the interface that emits changes, Service's before Unit's. */
 static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
-        struct runtime_task *task = task_by_path(userdata, sd_bus_message_get_path(m));
+        struct runtime_task *task = userdata;
         const char *iface, *name, *state = NULL, *job_path;
         uint32_t job = UINT32_MAX; /* not in the signal */
         bool unit, service;
         int r;
 
         (void) ret_error;
-        if (!task || task->gone)
+        if (task->gone)
                 return 0;
         r = sd_bus_message_read(m, "s", &iface);
         if (r < 0)
@@ -425,6 +374,19 @@ fallback:
         return 0;
 }
 
+/* The task never started: say why to the invoker (runtime_started) and
+ * let task.c collect it at once. */
+static void start_failed(struct runtime_task *task, int r, const char *why) {
+        uint64_t one = 1;
+
+        snprintf(task->error, sizeof(task->error), "%s", why);
+        task->start_result = r < 0 ? r : -EIO;
+        task->gone = task->has_status = true;
+        task->wait_status = W_EXITCODE(1, 0);
+        (void) !write(task->pidfd, &one, sizeof(one));
+        (void) !write(task->status_fd, &one, sizeof(one));
+}
+
 /* systemd's answer to StartTransientUnit: the job is queued (the invoker
  * hears "started"; an exec failure ends the unit with ExecMainStatus 203
  * like any other end), or the unit was refused and never existed. */
@@ -436,15 +398,46 @@ static int on_start_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
         if (sd_bus_message_is_method_error(m, NULL)) {
                 const sd_bus_error *e = sd_bus_message_get_error(m);
                 int r = sd_bus_message_get_errno(m);
-                snprintf(task->error, sizeof(task->error), "systemd refused the task's unit %s: %s", task->unit,
+                char why[sizeof(task->error)];
+                snprintf(why, sizeof(why), "systemd refused the task's unit %s: %s", task->unit,
                          e && e->message ? e->message : strerror(r > 0 ? r : EIO));
-                task->start_result = -(r > 0 ? r : EIO);
-                task->gone = task->has_status = true;
-                task->wait_status = W_EXITCODE(1, 0);
-                (void) !write(task->pidfd, &one, sizeof(one));
-        } else
-                task->start_result = 1;
+                start_failed(task, -(r > 0 ? r : EIO), why);
+                return 0;
+        }
+        task->start_result = 1;
         (void) !write(task->status_fd, &one, sizeof(one));
+        return 0;
+}
+
+/* The bus's answer to our match on the unit's signals: only now is the
+ * unit asked for, so that no signal of it can come unseen (the bus handles
+ * a client's messages in order, so this costs one round trip to the bus,
+ * not to systemd). */
+static int on_match_installed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        struct runtime_task *task = userdata;
+        sd_bus_message *start = task->start_message;
+        char why[sizeof(task->error)];
+        int r;
+
+        (void) ret_error;
+        if (!start)
+                return 0; /* ended before it was asked for (systemd_kill) */
+        task->start_message = NULL;
+        if (sd_bus_message_is_method_error(m, NULL)) {
+                const sd_bus_error *e = sd_bus_message_get_error(m);
+                r = sd_bus_message_get_errno(m);
+                snprintf(why, sizeof(why), "cannot follow the task's unit %s: %s", task->unit,
+                         e && e->message ? e->message : strerror(r > 0 ? r : EIO));
+                start_failed(task, -(r > 0 ? r : EIO), why);
+                goto out;
+        }
+        r = sd_bus_call_async(task->rt->bus, &task->start_slot, start, on_start_reply, task, BUS_TIMEOUT_USEC);
+        if (r < 0) {
+                snprintf(why, sizeof(why), "cannot ask systemd for the task's unit %s: %s", task->unit, strerror(-r));
+                start_failed(task, r, why);
+        }
+out:
+        sd_bus_message_unref(start);
         return 0;
 }
 
@@ -594,20 +587,24 @@ int systemd_start(struct runtime *rt, const struct identity *i, const struct tem
                 snprintf(error, error_size, "cannot build the unit's properties: %s", strerror(-r));
                 goto out;
         }
-        /* Not waited for: systemd answers once it has set the unit up,
-         * and the broker has other work meanwhile (on_start_reply). The
-         * unit's signals are ours from the match made at start-up, so no
-         * end is missed. */
-        r = sd_bus_call_async(rt->bus, &task->start_slot, m, on_start_reply, task, BUS_TIMEOUT_USEC);
+        /* Nothing here waits for the bus or systemd: the match on the
+         * unit's signals goes first, the StartTransientUnit once the bus
+         * has it (on_match_installed), systemd's answer when it has set the
+         * unit up (on_start_reply); the broker has other work meanwhile. */
+        r = sd_bus_match_signal_async(rt->bus, &task->slot, SYSTEMD_DEST, task->unit_path,
+                                      "org.freedesktop.DBus.Properties", "PropertiesChanged", on_properties_changed,
+                                      on_match_installed, task);
         if (r < 0) {
-                snprintf(error, error_size, "cannot ask systemd for the task's unit %s: %s", task->unit, strerror(-r));
+                snprintf(error, error_size, "cannot follow unit %s: %s", task->unit, strerror(-r));
                 goto out;
         }
-        task_link(rt, task);
+        task->start_message = m;
+        m = NULL;
         r = 0;
 out:
         sd_bus_message_unref(m);
         if (r < 0) {
+                task->slot = sd_bus_slot_unref(task->slot);
                 task->unit_path = (free(task->unit_path), NULL);
                 if (task->pidfd >= 0)
                         close(task->pidfd);
@@ -661,6 +658,12 @@ int systemd_kill(struct runtime *rt, struct runtime_task *task) {
 
         if (task->gone)
                 return 0;
+        if (task->start_message) {
+                /* Not asked for yet: it never will be. */
+                task->start_message = sd_bus_message_unref(task->start_message);
+                start_failed(task, -ECANCELED, "the task ended before it started");
+                return 0;
+        }
         /* Every process of the unit's cgroup, now; then stop it, which
          * also cancels a start job that has not run yet (a KillUnit alone
          * would find nothing to kill and the job would start the command
@@ -683,7 +686,9 @@ int systemd_collect(struct runtime *rt, struct runtime_task *task, int *wait_sta
 }
 
 void systemd_release(struct runtime *rt, struct runtime_task *task) {
-        task_unlink(rt, task);
+        (void) rt;
+        task->slot = sd_bus_slot_unref(task->slot);
+        task->start_message = sd_bus_message_unref(task->start_message);
         task->start_slot = sd_bus_slot_unref(task->start_slot);
         task->kill_slot = sd_bus_slot_unref(task->kill_slot);
         task->unit_path = (free(task->unit_path), NULL);
@@ -720,7 +725,10 @@ int systemd_attach(struct runtime *rt, const struct identity *i, struct runtime_
                 r = -errno;
                 goto fail;
         }
-        task_link(rt, task);
+        r = sd_bus_match_signal(rt->bus, &task->slot, SYSTEMD_DEST, task->unit_path, "org.freedesktop.DBus.Properties",
+                                "PropertiesChanged", on_properties_changed, task);
+        if (r < 0)
+                goto fail;
         /* Keep it loaded for us again, as AddRef= did for the last broker. */
         (void) sd_bus_call_method(rt->bus, SYSTEMD_DEST, task->unit_path, "org.freedesktop.systemd1.Unit", "Ref", &err,
                                   NULL, NULL);

@@ -36,10 +36,6 @@ enum cgroup_controller { CGROUP_MEMORY, CGROUP_CPU, CGROUP_PIDS, _CGROUP_MAX };
 struct runtime {
         enum runtime_kind kind;
         struct sd_bus *bus; /* systemd: the system bus */
-        /* systemd: our matches on task units' PropertiesChanged signals,
-         * and the tasks they are dispatched to. */
-        struct sd_bus_slot *unit_match, *service_match;
-        struct runtime_task *sd_tasks;
         /* systemd: which cgroup v2 controllers the host's systemd can use
          * for tasks (a limit without its controller is refused). */
         bool systemd_memory, systemd_cpu, systemd_pids;
@@ -70,20 +66,21 @@ struct runtime_task {
         int wait_status; /* the task leader's, as waitpid(2) gives it */
         char cgroups[_CGROUP_MAX][AGENTID_PATH_MAX + 64];
         char argv0[128]; /* for the error message */
-        /* systemd: the unit, its object path, the calls in flight (their
-         * replies are dropped when the task is released), what its signals
-         * said, and how its start went (0: no answer yet, 1: queued, or a
-         * negative errno with the reason in error). */
+        /* systemd: the unit, its object path, our match on its signals,
+         * the calls in flight (their replies are dropped when the task is
+         * released), the StartTransientUnit that waits for the match, what
+         * the signals said, and how its start went (0: no answer yet, 1:
+         * queued, or a negative errno with the reason in error). */
         struct runtime *rt;
         char unit[AGENTID_NAME_MAX + 32];
         char *unit_path;
-        struct sd_bus_slot *start_slot, *kill_slot;
+        struct sd_bus_slot *slot, *start_slot, *kill_slot;
+        struct sd_bus_message *start_message;
         int32_t main_code, main_status; /* ExecMainCode/ExecMainStatus */
         bool seen_running; /* a signal said activating, active, deactivating or reloading */
         bool gone;
         int start_result;
         char error[256];
-        struct runtime_task *sd_prev, *sd_next; /* in rt->sd_tasks */
 };
 
 /* wanted: RUNTIME_AUTO picks systemd when PID 1 is systemd and its bus
