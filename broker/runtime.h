@@ -8,6 +8,9 @@
  *            where the host mounts them, cgroup v1 controllers. Ending the
  *            task kills its PID namespace's init, which takes every
  *            process of the task with it (runtime-direct.c).
+ *   systemd  each task is a transient service unit (PID 1 is systemd):
+ *            started, followed through its signals and ended over D-Bus,
+ *            never waiting for systemd's answers (runtime-systemd.c).
  *
  * A runtime enforces every confinement key of the template or refuses to
  * start the task with one line naming the key and why. */
