@@ -276,7 +276,7 @@ static void unit_gone(struct runtime_task *task, bool ask) {
         else {
                 /* Its command never ran (its start job was cancelled, or
                  * failed before the fork): not a success. */
-                log_warning("task unit %s ended without running its command", task->unit);
+                log_info("task unit %s ended without running its command", task->unit);
                 task->wait_status = W_EXITCODE(1, 0);
         }
         /* Nothing to wait for: the unit's processes are gone already. A
