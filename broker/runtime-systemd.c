@@ -12,16 +12,21 @@
  * properties of the same name. AddRef= keeps the unit loaded until the
  * broker has read how it ended.
  *
- * The broker follows the unit through PropertiesChanged signals; when it
- * is inactive or failed every process of its cgroup is gone, and its
- * ExecMainCode/ExecMainStatus say how the command ended. To task.c a unit
- * looks like a direct task: two eventfds stand in for the init's pidfd
- * and report pipe. */
+ * The broker never waits for systemd: StartTransientUnit, KillUnit and
+ * StopUnit are sent and their answers handled when they come. It follows
+ * the unit through the PropertiesChanged signals systemd sends for it (one
+ * match for all task units, made at start), reading the values from the
+ * signals themselves: when the unit is inactive or failed every process of
+ * its cgroup is gone, and ExecMainCode/ExecMainStatus (sent just before)
+ * say how the command ended. To task.c a unit looks like a direct task:
+ * two eventfds stand in for the init's pidfd and report pipe. */
 #include "runtime.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,8 +102,15 @@ void systemd_done(struct runtime *rt) {
 }
 
 void systemd_process(struct runtime *rt) {
-        while (rt->bus && sd_bus_process(rt->bus, NULL) > 0)
+        if (!rt->bus)
+                return;
+        while (sd_bus_process(rt->bus, NULL) > 0)
                 ;
+        /* The broker watches the bus for reading only: calls it made that
+         * the socket did not take at once (a full buffer: rare, the bus
+         * reads its clients quickly) are written now. */
+        if (sd_bus_get_events(rt->bus) & POLLOUT)
+                (void) sd_bus_flush(rt->bus);
 }
 
 int systemd_check(const struct runtime *rt, const struct confinement *c, const char *home, bool no_new_privs,
@@ -213,54 +225,232 @@ static int append_exec(sd_bus_message *m, const char *path, char **argv) {
         return r;
 }
 
-/* The unit is inactive or failed: note how its command ended, wake task.c,
- * and let systemd unload the unit. */
-static void unit_gone(struct runtime_task *task) {
+/* ---- following a unit ---------------------------------------------------- */
+
+/* How the unit's main process ended, from a Get where its signals did not
+ * say (a signal that could not be read, a unit re-attached after a broker
+ * restart). */
+static void read_main_status(struct runtime_task *task) {
         sd_bus_error err = SD_BUS_ERROR_NULL;
-        char path[512];
-        _cleanup_free_ char *p = NULL;
         int32_t code = 0, status = 0;
+
+        if (sd_bus_get_property_trivial(task->rt->bus, SYSTEMD_DEST, task->unit_path,
+                                        "org.freedesktop.systemd1.Service", "ExecMainCode", &err, 'i', &code) >= 0)
+                task->main_code = code;
+        sd_bus_error_free(&err);
+        if (sd_bus_get_property_trivial(task->rt->bus, SYSTEMD_DEST, task->unit_path,
+                                        "org.freedesktop.systemd1.Service", "ExecMainStatus", &err, 'i', &status) >= 0)
+                task->main_status = status;
+        sd_bus_error_free(&err);
+}
+
+/* Send a method call whose answer nobody waits for. */
+static void call_no_reply(struct runtime *rt, const char *path, const char *iface, const char *method) {
+        sd_bus_message *m = NULL;
+
+        if (sd_bus_message_new_method_call(rt->bus, &m, SYSTEMD_DEST, path, iface, method) >= 0 &&
+            sd_bus_message_set_expect_reply(m, 0) >= 0)
+                (void) sd_bus_send(rt->bus, m, NULL);
+        sd_bus_message_unref(m);
+}
+
+/* The unit is inactive or failed, so every process of its cgroup is gone:
+ * note how its command ended, wake task.c, and let systemd unload the
+ * unit. */
+static void unit_gone(struct runtime_task *task, bool ask) {
         uint64_t one = 1;
 
         if (task->gone)
                 return;
-        if (sd_bus_path_encode(SYSTEMD_PATH "/unit", task->unit, &p) < 0)
-                return;
-        snprintf(path, sizeof(path), "%s", p);
-        (void) sd_bus_get_property_trivial(task->rt->bus, SYSTEMD_DEST, path, "org.freedesktop.systemd1.Service",
-                                           "ExecMainCode", &err, 'i', &code);
-        sd_bus_error_free(&err);
-        (void) sd_bus_get_property_trivial(task->rt->bus, SYSTEMD_DEST, path, "org.freedesktop.systemd1.Service",
-                                           "ExecMainStatus", &err, 'i', &status);
-        sd_bus_error_free(&err);
+        /* systemd sends a unit's Service PropertiesChanged (with
+         * ExecMainCode/ExecMainStatus) before its Unit one (ActiveState),
+         * so an end seen in a signal comes with its status. */
+        if (ask && task->main_code == 0)
+                read_main_status(task);
         task->gone = true;
         task->has_status = true;
-        task->wait_status = code == CLD_EXITED ? W_EXITCODE(status & 0xff, 0) : (status & 0x7f);
-        (void) sd_bus_call_method(task->rt->bus, SYSTEMD_DEST, path, "org.freedesktop.systemd1.Unit", "Unref", &err,
-                                  NULL, NULL);
-        sd_bus_error_free(&err);
+        if (task->main_code == CLD_EXITED)
+                task->wait_status = W_EXITCODE(task->main_status & 0xff, 0);
+        else if (task->main_code == CLD_KILLED || task->main_code == CLD_DUMPED)
+                task->wait_status = task->main_status & 0x7f;
+        else {
+                /* Its command never ran (its start job was cancelled, or
+                 * failed before the fork): not a success. */
+                log_info("task unit %s ended without running its command", task->unit);
+                task->wait_status = W_EXITCODE(1, 0);
+        }
+        /* Nothing to wait for: the unit's processes are gone already. A
+         * lost Unref only leaves an inactive unit loaded until the broker's
+         * bus connection closes (AddRef= is per client). */
+        call_no_reply(task->rt, task->unit_path, "org.freedesktop.systemd1.Unit", "Unref");
         (void) !write(task->pidfd, &one, sizeof(one));
 }
 
+/* Ask systemd how the unit is (a round trip: only where no signal said,
+ * or a signal could not be read). A unit systemd no longer knows has no
+ * process left either. */
 static void check_unit(struct runtime_task *task) {
         sd_bus_error err = SD_BUS_ERROR_NULL;
-        _cleanup_free_ char *path = NULL, *state = NULL;
+        _cleanup_free_ char *state = NULL;
+        int r;
 
-        if (task->gone || sd_bus_path_encode(SYSTEMD_PATH "/unit", task->unit, &path) < 0)
+        if (task->gone)
                 return;
-        if (sd_bus_get_property_string(task->rt->bus, SYSTEMD_DEST, path, "org.freedesktop.systemd1.Unit",
-                                       "ActiveState", &err, &state) < 0) {
+        r = sd_bus_get_property_string(task->rt->bus, SYSTEMD_DEST, task->unit_path, "org.freedesktop.systemd1.Unit",
+                                       "ActiveState", &err, &state);
+        if (r < 0) {
+                if (sd_bus_error_has_names(&err, "org.freedesktop.systemd1.NoSuchUnit",
+                                           "org.freedesktop.DBus.Error.UnknownObject"))
+                        unit_gone(task, false);
                 sd_bus_error_free(&err);
                 return;
         }
         if (streq(state, "inactive") || streq(state, "failed"))
-                unit_gone(task);
+                unit_gone(task, true);
 }
 
+/* A task unit's PropertiesChanged: the signal carries the new values, so
+ * nothing is asked back (a Get per signal cost a round trip through the
+ * bus each, served by systemd between its own steps of starting and
+ * stopping the unit, about ten per task). systemd sends every property of
+ * the interface that emits changes, Service's before Unit's. */
 static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
-        (void) m;
+        struct runtime_task *task = userdata;
+        const char *iface, *name, *state = NULL, *job_path;
+        uint32_t job = UINT32_MAX; /* not in the signal */
+        bool unit, service;
+        int r;
+
         (void) ret_error;
-        check_unit(userdata);
+        if (task->gone)
+                return 0;
+        r = sd_bus_message_read(m, "s", &iface);
+        if (r < 0)
+                goto fallback;
+        unit = streq(iface, "org.freedesktop.systemd1.Unit");
+        service = streq(iface, "org.freedesktop.systemd1.Service");
+        if (!unit && !service)
+                return 0;
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                goto fallback;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                r = sd_bus_message_read(m, "s", &name);
+                if (r < 0)
+                        goto fallback;
+                if (unit && streq(name, "ActiveState"))
+                        r = sd_bus_message_read(m, "v", "s", &state);
+                else if (unit && streq(name, "Job"))
+                        r = sd_bus_message_read(m, "v", "(uo)", &job, &job_path);
+                else if (service && streq(name, "ExecMainCode"))
+                        r = sd_bus_message_read(m, "v", "i", &task->main_code);
+                else if (service && streq(name, "ExecMainStatus"))
+                        r = sd_bus_message_read(m, "v", "i", &task->main_status);
+                else
+                        r = sd_bus_message_skip(m, "v");
+                if (r < 0)
+                        goto fallback;
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        goto fallback;
+        }
+        if (r < 0)
+                goto fallback;
+        if (!state)
+                return 0;
+        /* Until its start job has run, a new unit is "inactive" with that
+         * job pending: an end is "failed", or "inactive" with no job left
+         * (a start job that ran, or was cancelled) or after it was seen
+         * running. */
+        if (streq(state, "failed") ||
+            (streq(state, "inactive") && (job == 0 || task->seen_running || task->main_code != 0)))
+                unit_gone(task, false);
+        else if (!streq(state, "inactive"))
+                task->seen_running = true;
+        return 0;
+fallback:
+        log_debug("unreadable PropertiesChanged of %s: %s", task->unit, strerror(-r));
+        check_unit(task);
+        return 0;
+}
+
+/* The task never started: say why to the invoker (runtime_started) and
+ * let task.c collect it at once. */
+static void start_failed(struct runtime_task *task, int r, const char *why) {
+        uint64_t one = 1;
+
+        snprintf(task->error, sizeof(task->error), "%s", why);
+        task->start_result = r < 0 ? r : -EIO;
+        task->gone = task->has_status = true;
+        task->wait_status = W_EXITCODE(1, 0);
+        (void) !write(task->pidfd, &one, sizeof(one));
+        (void) !write(task->status_fd, &one, sizeof(one));
+}
+
+/* systemd's answer to StartTransientUnit: the job is queued (the invoker
+ * hears "started"; an exec failure ends the unit with ExecMainStatus 203
+ * like any other end), or the unit was refused and never existed. */
+static int on_start_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        struct runtime_task *task = userdata;
+        uint64_t one = 1;
+
+        (void) ret_error;
+        if (sd_bus_message_is_method_error(m, NULL)) {
+                const sd_bus_error *e = sd_bus_message_get_error(m);
+                int r = sd_bus_message_get_errno(m);
+                char why[sizeof(task->error)];
+                snprintf(why, sizeof(why), "systemd refused the task's unit %s: %s", task->unit,
+                         e && e->message ? e->message : strerror(r > 0 ? r : EIO));
+                start_failed(task, -(r > 0 ? r : EIO), why);
+                return 0;
+        }
+        task->start_result = 1;
+        (void) !write(task->status_fd, &one, sizeof(one));
+        return 0;
+}
+
+/* The bus's answer to our match on the unit's signals: only now is the
+ * unit asked for, so that no signal of it can come unseen (the bus handles
+ * a client's messages in order, so this costs one round trip to the bus,
+ * not to systemd). */
+static int on_match_installed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        struct runtime_task *task = userdata;
+        sd_bus_message *start = task->start_message;
+        char why[sizeof(task->error)];
+        int r;
+
+        (void) ret_error;
+        if (!start)
+                return 0; /* ended before it was asked for (systemd_kill) */
+        task->start_message = NULL;
+        if (sd_bus_message_is_method_error(m, NULL)) {
+                const sd_bus_error *e = sd_bus_message_get_error(m);
+                r = sd_bus_message_get_errno(m);
+                snprintf(why, sizeof(why), "cannot follow the task's unit %s: %s", task->unit,
+                         e && e->message ? e->message : strerror(r > 0 ? r : EIO));
+                start_failed(task, -(r > 0 ? r : EIO), why);
+                goto out;
+        }
+        r = sd_bus_call_async(task->rt->bus, &task->start_slot, start, on_start_reply, task, BUS_TIMEOUT_USEC);
+        if (r < 0) {
+                snprintf(why, sizeof(why), "cannot ask systemd for the task's unit %s: %s", task->unit, strerror(-r));
+                start_failed(task, r, why);
+        }
+out:
+        sd_bus_message_unref(start);
+        return 0;
+}
+
+static int on_kill_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        struct runtime_task *task = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+
+        (void) ret_error;
+        if (!e)
+                return 0;
+        log_debug("ending or signalling %s: %s", task->unit, e->message ?: e->name);
+        /* Nothing to kill or stop: it may have ended, or never existed. */
+        check_unit(task);
         return 0;
 }
 
@@ -302,13 +492,10 @@ static int append_kernel_walls(sd_bus_message *m, const struct confinement *c) {
 int systemd_start(struct runtime *rt, const struct identity *i, const struct template *t, struct task_spec *spec,
                   struct runtime_task *task, char *error, size_t error_size) {
         const struct confinement *c = &t->confinement;
-        sd_bus_error err = SD_BUS_ERROR_NULL;
-        _cleanup_free_ char *path = NULL;
-        sd_bus_message *m = NULL, *reply = NULL;
+        sd_bus_message *m = NULL;
         char exe[4096], user[16], group[16], desc[256];
         char *groups[AGENTID_TEMPLATE_GROUPS_MAX + 1] = {}, gbuf[AGENTID_TEMPLATE_GROUPS_MAX][16];
         uint64_t now = now_usec(), runtime_max;
-        uint64_t one = 1;
         int r;
 
         *task = (struct runtime_task) { .pid = 0, .pidfd = -1, .status_fd = -1, .rt = rt };
@@ -338,11 +525,7 @@ int systemd_start(struct runtime *rt, const struct identity *i, const struct tem
                 snprintf(error, error_size, "eventfd: %s", strerror(errno));
                 goto out;
         }
-        /* Follow it before it exists, so no end is missed. */
-        r = sd_bus_path_encode(SYSTEMD_PATH "/unit", task->unit, &path);
-        if (r >= 0)
-                r = sd_bus_match_signal(rt->bus, &task->slot, SYSTEMD_DEST, path, "org.freedesktop.DBus.Properties",
-                                        "PropertiesChanged", on_properties_changed, task);
+        r = sd_bus_path_encode(SYSTEMD_PATH "/unit", task->unit, &task->unit_path);
         if (r < 0) {
                 snprintf(error, error_size, "cannot follow unit %s: %s", task->unit, strerror(-r));
                 goto out;
@@ -404,22 +587,25 @@ int systemd_start(struct runtime *rt, const struct identity *i, const struct tem
                 snprintf(error, error_size, "cannot build the unit's properties: %s", strerror(-r));
                 goto out;
         }
-        r = sd_bus_call(rt->bus, m, BUS_TIMEOUT_USEC, &err, &reply);
+        /* Nothing here waits for the bus or systemd: the match on the
+         * unit's signals goes first, the StartTransientUnit once the bus
+         * has it (on_match_installed), systemd's answer when it has set the
+         * unit up (on_start_reply); the broker has other work meanwhile. */
+        r = sd_bus_match_signal_async(rt->bus, &task->slot, SYSTEMD_DEST, task->unit_path,
+                                      "org.freedesktop.DBus.Properties", "PropertiesChanged", on_properties_changed,
+                                      on_match_installed, task);
         if (r < 0) {
-                snprintf(error, error_size, "systemd refused the task's unit %s: %s", task->unit,
-                         err.message ? err.message : strerror(-r));
+                snprintf(error, error_size, "cannot follow unit %s: %s", task->unit, strerror(-r));
                 goto out;
         }
-        /* Queued: the invoker hears "started" now; exec failures end the
-         * unit (ExecMainStatus 203) like any other end. */
-        (void) !write(task->status_fd, &one, sizeof(one));
+        task->start_message = m;
+        m = NULL;
         r = 0;
 out:
-        sd_bus_error_free(&err);
         sd_bus_message_unref(m);
-        sd_bus_message_unref(reply);
         if (r < 0) {
                 task->slot = sd_bus_slot_unref(task->slot);
+                task->unit_path = (free(task->unit_path), NULL);
                 if (task->pidfd >= 0)
                         close(task->pidfd);
                 if (task->status_fd >= 0)
@@ -433,27 +619,38 @@ int systemd_started(struct runtime *rt, struct runtime_task *task, char *error, 
         uint64_t v;
 
         (void) rt;
-        (void) error;
-        (void) error_size;
-        return read(task->status_fd, &v, sizeof(v)) == (ssize_t) sizeof(v) ? 1 : 0;
+        (void) !read(task->status_fd, &v, sizeof(v));
+        if (task->start_result < 0)
+                snprintf(error, error_size, "%s", task->error);
+        return task->start_result;
 }
 
-static int kill_unit(struct runtime *rt, struct runtime_task *task, const char *who, int signo) {
-        sd_bus_error err = SD_BUS_ERROR_NULL;
+/* KillUnit or StopUnit; the answer matters only when it is an error. */
+static int unit_call(struct runtime *rt, struct runtime_task *task, const char *method, const char *types, ...) {
+        sd_bus_message *m = NULL;
+        va_list ap;
         int r;
 
-        r = sd_bus_call_method(rt->bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "KillUnit", &err, NULL, "ssi",
-                               task->unit, who, signo);
+        r = sd_bus_message_new_method_call(rt->bus, &m, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, method);
+        if (r >= 0) {
+                va_start(ap, types);
+                r = sd_bus_message_appendv(m, types, ap);
+                va_end(ap);
+        }
+        if (r >= 0) {
+                task->kill_slot = sd_bus_slot_unref(task->kill_slot);
+                r = sd_bus_call_async(rt->bus, &task->kill_slot, m, on_kill_reply, task, BUS_TIMEOUT_USEC);
+        }
         if (r < 0)
-                log_debug("KillUnit %s %s %d: %s", task->unit, who, signo, err.message ? err.message : strerror(-r));
-        sd_bus_error_free(&err);
-        /* Whatever came in meanwhile (the unit's end, say). */
-        systemd_process(rt);
+                log_debug("%s %s: %s", method, task->unit, strerror(-r));
+        sd_bus_message_unref(m);
         return r;
 }
 
 int systemd_signal(struct runtime *rt, struct runtime_task *task, int signo) {
-        return kill_unit(rt, task, "main", signo);
+        if (task->gone)
+                return -ESRCH;
+        return unit_call(rt, task, "KillUnit", "ssi", task->unit, "main", signo);
 }
 
 int systemd_kill(struct runtime *rt, struct runtime_task *task) {
@@ -461,9 +658,19 @@ int systemd_kill(struct runtime *rt, struct runtime_task *task) {
 
         if (task->gone)
                 return 0;
-        /* Every process of the unit's cgroup; then the unit stops. */
-        r = kill_unit(rt, task, "all", SIGKILL);
-        check_unit(task);
+        if (task->start_message) {
+                /* Not asked for yet: it never will be. */
+                task->start_message = sd_bus_message_unref(task->start_message);
+                start_failed(task, -ECANCELED, "the task ended before it started");
+                return 0;
+        }
+        /* Every process of the unit's cgroup, now; then stop it, which
+         * also cancels a start job that has not run yet (a KillUnit alone
+         * would find nothing to kill and the job would start the command
+         * afterwards). Its signals say when it is inactive. */
+        r = unit_call(rt, task, "KillUnit", "ssi", task->unit, "all", SIGKILL);
+        if (r >= 0)
+                r = unit_call(rt, task, "StopUnit", "ss", task->unit, "replace");
         return r;
 }
 
@@ -481,6 +688,10 @@ int systemd_collect(struct runtime *rt, struct runtime_task *task, int *wait_sta
 void systemd_release(struct runtime *rt, struct runtime_task *task) {
         (void) rt;
         task->slot = sd_bus_slot_unref(task->slot);
+        task->start_message = sd_bus_message_unref(task->start_message);
+        task->start_slot = sd_bus_slot_unref(task->start_slot);
+        task->kill_slot = sd_bus_slot_unref(task->kill_slot);
+        task->unit_path = (free(task->unit_path), NULL);
         if (task->pidfd >= 0)
                 close(task->pidfd);
         if (task->status_fd >= 0)
@@ -490,33 +701,37 @@ void systemd_release(struct runtime *rt, struct runtime_task *task) {
 
 int systemd_attach(struct runtime *rt, const struct identity *i, struct runtime_task *task) {
         sd_bus_error err = SD_BUS_ERROR_NULL;
-        _cleanup_free_ char *path = NULL, *state = NULL;
+        _cleanup_free_ char *state = NULL;
         int r;
 
-        *task = (struct runtime_task) { .pidfd = -1, .status_fd = -1, .rt = rt };
+        *task = (struct runtime_task) { .pidfd = -1, .status_fd = -1, .rt = rt, .start_result = 1 };
         snprintf(task->unit, sizeof(task->unit), "agentid-task-%s.service", i->name);
-        r = sd_bus_path_encode(SYSTEMD_PATH "/unit", task->unit, &path);
+        r = sd_bus_path_encode(SYSTEMD_PATH "/unit", task->unit, &task->unit_path);
         if (r < 0)
                 return r;
         /* Loaded (a unit that ended unreferenced is gone) and not over? */
-        r = sd_bus_get_property_string(rt->bus, SYSTEMD_DEST, path, "org.freedesktop.systemd1.Unit", "ActiveState",
-                                       &err, &state);
+        r = sd_bus_get_property_string(rt->bus, SYSTEMD_DEST, task->unit_path, "org.freedesktop.systemd1.Unit",
+                                       "ActiveState", &err, &state);
         sd_bus_error_free(&err);
-        if (r < 0 || !(streq(state, "active") || streq(state, "activating") || streq(state, "reloading")))
+        if (r < 0 || !(streq(state, "active") || streq(state, "activating") || streq(state, "reloading") ||
+                       streq(state, "deactivating"))) {
+                task->unit_path = (free(task->unit_path), NULL);
                 return -ESRCH;
+        }
+        task->seen_running = true;
         task->pidfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         task->status_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (task->pidfd < 0 || task->status_fd < 0) {
                 r = -errno;
                 goto fail;
         }
-        r = sd_bus_match_signal(rt->bus, &task->slot, SYSTEMD_DEST, path, "org.freedesktop.DBus.Properties",
+        r = sd_bus_match_signal(rt->bus, &task->slot, SYSTEMD_DEST, task->unit_path, "org.freedesktop.DBus.Properties",
                                 "PropertiesChanged", on_properties_changed, task);
         if (r < 0)
                 goto fail;
         /* Keep it loaded for us again, as AddRef= did for the last broker. */
-        (void) sd_bus_call_method(rt->bus, SYSTEMD_DEST, path, "org.freedesktop.systemd1.Unit", "Ref", &err, NULL,
-                                  NULL);
+        (void) sd_bus_call_method(rt->bus, SYSTEMD_DEST, task->unit_path, "org.freedesktop.systemd1.Unit", "Ref", &err,
+                                  NULL, NULL);
         sd_bus_error_free(&err);
         check_unit(task); /* it may have ended meanwhile */
         return 0;

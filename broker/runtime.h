@@ -8,6 +8,9 @@
  *            where the host mounts them, cgroup v1 controllers. Ending the
  *            task kills its PID namespace's init, which takes every
  *            process of the task with it (runtime-direct.c).
+ *   systemd  each task is a transient service unit (PID 1 is systemd):
+ *            started, followed through its signals and ended over D-Bus,
+ *            never waiting for systemd's answers (runtime-systemd.c).
  *
  * A runtime enforces every confinement key of the template or refuses to
  * start the task with one line naming the key and why. */
@@ -16,6 +19,7 @@
 #include "syscall-filter.h"
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct sd_bus;
@@ -65,11 +69,21 @@ struct runtime_task {
         int wait_status; /* the task leader's, as waitpid(2) gives it */
         char cgroups[_CGROUP_MAX][AGENTID_PATH_MAX + 64];
         char argv0[128]; /* for the error message */
-        /* systemd: the unit, and our match on its properties. */
+        /* systemd: the unit, its object path, our match on its signals,
+         * the calls in flight (their replies are dropped when the task is
+         * released), the StartTransientUnit that waits for the match, what
+         * the signals said, and how its start went (0: no answer yet, 1:
+         * queued, or a negative errno with the reason in error). */
         struct runtime *rt;
         char unit[AGENTID_NAME_MAX + 32];
-        struct sd_bus_slot *slot;
+        char *unit_path;
+        struct sd_bus_slot *slot, *start_slot, *kill_slot;
+        struct sd_bus_message *start_message;
+        int32_t main_code, main_status; /* ExecMainCode/ExecMainStatus */
+        bool seen_running; /* a signal said activating, active, deactivating or reloading */
         bool gone;
+        int start_result;
+        char error[256];
 };
 
 /* wanted: RUNTIME_AUTO picks systemd when PID 1 is systemd and its bus

@@ -60,11 +60,11 @@ static uint64_t monotonic_ms(void) {
 
 /* ---- processes ---------------------------------------------------------- */
 
-/* The real, effective and saved uid of /proc/<pid>, and whether it is a
- * zombie. -1 when it is gone. */
-static int read_proc_ids(int proc_fd, const char *pid, unsigned long ids[3], bool *zombie) {
+/* The real, effective and saved uid of /proc/<pid>, whether it is a
+ * zombie, and how many threads its thread group has. -1 when it is gone. */
+static int read_proc_ids(int proc_fd, const char *pid, unsigned long ids[3], bool *zombie, unsigned long *threads) {
         char path[64], buf[2048];
-        const char *u, *st;
+        const char *u, *st, *th;
         ssize_t n;
         int fd;
 
@@ -79,15 +79,49 @@ static int read_proc_ids(int proc_fd, const char *pid, unsigned long ids[3], boo
         buf[n] = '\0';
         u = strstr(buf, "\nUid:");
         st = strstr(buf, "\nState:");
+        th = strstr(buf, "\nThreads:");
         if (!u || sscanf(u, "\nUid: %lu %lu %lu", &ids[0], &ids[1], &ids[2]) != 3)
                 return -1;
         *zombie = st && (strncmp(st, "\nState:\tZ", 9) == 0 || strncmp(st, "\nState:\tX", 9) == 0);
+        if (!th || sscanf(th, "\nThreads: %lu", threads) != 1)
+                *threads = 1;
         return 0;
+}
+
+/* Is the thread group leader of /proc/<pid> in exit (PF_EXITING, the 9th
+ * field of its stat)? A task in exit never runs user code again, and by
+ * the time it leaves its cgroup it has released its memory and files: a
+ * unit's cgroup is reported empty while its last processes are still
+ * finishing their exit (not yet zombies). */
+static bool leader_exiting(int proc_fd, const char *pid) {
+        char path[64], buf[1024];
+        const char *p;
+        unsigned long flags;
+        ssize_t n;
+        int fd;
+
+        snprintf(path, sizeof(path), "%s/stat", pid);
+        fd = openat(proc_fd, path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return false;
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+                return false;
+        buf[n] = '\0';
+        p = strrchr(buf, ')'); /* the command name may hold anything */
+        if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) != 1)
+                return false;
+        return flags & 0x4; /* PF_EXITING */
 }
 
 /* One pass over /proc: SIGKILL every process whose real, effective or
  * saved uid is one of uids[] (through a pidfd, checked to still be that
- * process), counting them in found[] (may be NULL). Returns the total. */
+ * process), counting in found[] (may be NULL) those that may still run:
+ * not those whose every thread is past the point of no return (a zombie,
+ * or a single remaining thread in exit). A zombie leader whose other
+ * threads live (it called pthread_exit) is killed and counted. Returns
+ * the total. */
 static int kill_pass(const uid_t *uids, size_t n, int *found) {
         DIR *d = opendir("/proc");
         struct dirent *de;
@@ -96,14 +130,14 @@ static int kill_pass(const uid_t *uids, size_t n, int *found) {
         if (!d)
                 return -errno;
         while ((de = readdir(d))) {
-                unsigned long ids[3];
+                unsigned long ids[3], threads;
                 bool zombie;
                 size_t hit = n;
                 int pidfd;
 
                 if (de->d_name[0] < '1' || de->d_name[0] > '9')
                         continue;
-                if (read_proc_ids(dirfd(d), de->d_name, ids, &zombie) < 0 || zombie)
+                if (read_proc_ids(dirfd(d), de->d_name, ids, &zombie, &threads) < 0 || (zombie && threads <= 1))
                         continue;
                 for (size_t k = 0; k < n && hit == n; k++)
                         if (ids[0] == uids[k] || ids[1] == uids[k] || ids[2] == uids[k])
@@ -115,10 +149,10 @@ static int kill_pass(const uid_t *uids, size_t n, int *found) {
                 pidfd = pidfd_open((pid_t) atoi(de->d_name), 0);
                 if (pidfd < 0)
                         continue;
-                if (read_proc_ids(dirfd(d), de->d_name, ids, &zombie) == 0 &&
+                if (read_proc_ids(dirfd(d), de->d_name, ids, &zombie, &threads) == 0 &&
                     (ids[0] == uids[hit] || ids[1] == uids[hit] || ids[2] == uids[hit])) {
                         (void) pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
-                        if (!zombie) {
+                        if (threads > 1 || !(zombie || leader_exiting(dirfd(d), de->d_name))) {
                                 total++;
                                 if (found)
                                         found[hit]++;

@@ -1,10 +1,11 @@
 #!/bin/bash
 # make bench, the systemd task runtime: `agentctl run -- true` end to end
 # beside the anchor `systemd-run --wait --pipe -p DynamicUser=yes true`, both
-# on the systemd test host (tests/host/host.sh) in this same run, runs of
-# the two interleaved so that drift hits both alike; prints p50/p99 of each
-# and their ratio. Prints one SKIP line with the reason (exit 77) when no
-# host can boot here.
+# on the systemd test host (tests/host/host.sh) in this same run, and a
+# control: systemd-run with the very properties of a task's unit (systemd's
+# own share of a task). Runs of the three interleaved so that drift hits
+# all alike; prints p50/p99 of each and their ratios. Prints one SKIP line
+# with the reason (exit 77) when no host can boot here.
 #
 #   tests/host/bench-run.sh BUILD_DIR [RUNS]
 # BUILD_DIR: a build configured as the package is (--prefix=/usr
@@ -48,17 +49,46 @@ mkdir -p /etc/agentid/templates.d && printf "[template]\nname = default\nttl = 5
 systemctl daemon-reload && systemctl start agentid.socket && systemctl restart agentid.service' >/dev/null 2>&1 ||
         { echo "FAIL: systemd host: start agentid"; exit 1; }
 
-# Inside: one line per run, "agentctl MS" or "anchor MS", timed with bash's
-# own clock (no fork for the clock itself).
-out=$(host_run bash -c '
+# Inside: one line per run, "agentctl MS", "anchor MS" or "same MS", timed
+# with bash's own clock (no fork for the clock itself). "same" is the
+# control: systemd-run with the properties of a task's own unit (read from
+# its transient unit file while one runs; as nobody, in a directory of its
+# own), so that systemd's share of a task (the same unit, set up and torn
+# down) shows apart from the broker's and agentctl's.
+inner=$(mktemp /tmp/agentid-bench-run.XXXXXX)
+cat >"$inner" <<'INNER'
 runtime=$(agentctl status | sed -n "s/^ *task runtime: *//p")
 echo "runtime $runtime"
 ms() { local s=$EPOCHREALTIME; "$@" >/dev/null 2>&1 || echo "failed $*" >&2; local e=$EPOCHREALTIME; echo "$(((${e/./} - ${s/./}) / 10))"; }
-for k in 1 2 3; do ms agentctl run -- true >/dev/null; ms systemd-run --quiet --wait --pipe -p DynamicUser=yes true >/dev/null; done
-for ((k = 0; k < '"$runs"'; k++)); do
+agentctl run -- sleep 3 >/dev/null 2>&1 &
+unit=
+for i in $(seq 100); do unit=$(cat /run/systemd/transient/agentid-task-*.service 2>/dev/null); [ -n "$unit" ] && break; sleep 0.05; done
+wait
+home=/var/lib/agentid-bench-control
+mkdir -p "$home" && chown 65534:65534 "$home"
+same=()
+while IFS= read -r line; do
+        case $line in
+        ""|"#"*|"["*|Description=*|ExecStart=*) continue ;;
+        User=*) line=User=65534 ;;
+        Group=*) line=Group=65534 ;;
+        WorkingDirectory=*) line=WorkingDirectory=$home ;;
+        ReadWritePaths=*) line=ReadWritePaths=$home ;;
+        RestrictNamespaces=) line=RestrictNamespaces=yes ;; # systemd writes "no type allowed" as empty
+        esac
+        same+=(-p "$line")
+done <<<"$unit"
+[ ${#same[@]} -gt 10 ] || echo "failed: no task unit file to copy" >&2
+for k in 1 2 3; do ms agentctl run -- true >/dev/null; ms systemd-run --quiet --wait --pipe -p DynamicUser=yes true >/dev/null; ms systemd-run --quiet --wait --pipe "${same[@]}" true >/dev/null; done
+for ((k = 0; k < $1; k++)); do
         echo "agentctl $(ms agentctl run -- true)"
         echo "anchor $(ms systemd-run --quiet --wait --pipe -p DynamicUser=yes true)"
-done' 2>&1)
+        echo "same $(ms systemd-run --quiet --wait --pipe "${same[@]}" true)"
+done
+INNER
+host_copy "$inner" /root/bench-run-inner.sh >/dev/null 2>&1 || { rm -f "$inner"; echo "FAIL: systemd host: copy"; exit 1; }
+rm -f "$inner"
+out=$(host_run bash /root/bench-run-inner.sh "$runs" 2>&1)
 if grep -q '^failed' <<<"$out"; then
         echo "FAIL: systemd host: a run failed: $(grep -m1 '^failed' <<<"$out")"
         exit 1
@@ -69,8 +99,11 @@ runtime=$(sed -n 's/^runtime //p' <<<"$out")
 # figures are hundredths of a millisecond).
 pct() { awk -v w="$1" '$1 == w { print $2 }' <<<"$out" | sort -n | awk -v p="$2" '{ v[NR] = $1 }
         END { i = int((NR * p + 99) / 100); if (i < 1) i = 1; printf "%.1f", v[i] / 100 }'; }
-a50=$(pct agentctl 50) a99=$(pct agentctl 99) s50=$(pct anchor 50) s99=$(pct anchor 99)
-printf '%-52s p50= %5s ms  p99= %5s ms  (%d runs)\n' "systemd host: agentctl run -- true (systemd runtime)" "$a50" "$a99" "$runs"
-printf '%-52s p50= %5s ms  p99= %5s ms  (%d runs)\n' "systemd host: systemd-run --wait --pipe DynamicUser" "$s50" "$s99" "$runs"
+a50=$(pct agentctl 50) a99=$(pct agentctl 99) s50=$(pct anchor 50) s99=$(pct anchor 99) c50=$(pct same 50) c99=$(pct same 99)
+printf '%-60s p50= %5s ms  p99= %5s ms  (%d runs)\n' "systemd host: agentctl run -- true (systemd runtime)" "$a50" "$a99" "$runs"
+printf '%-60s p50= %5s ms  p99= %5s ms  (%d runs)\n' "systemd host: systemd-run --wait --pipe DynamicUser" "$s50" "$s99" "$runs"
+printf '%-60s p50= %5s ms  p99= %5s ms  (%d runs)\n' "systemd host: systemd-run --wait --pipe, a task unit's props" "$c50" "$c99" "$runs"
 awk -v a="$a50" -v s="$s50" -v a9="$a99" -v s9="$s99" 'BEGIN { if (s > 0 && s9 > 0)
         printf "ratio: agentctl run -- true (systemd runtime) = %.2fx the anchor systemd-run at p50, %.2fx at p99\n", a / s, a9 / s9 }'
+awk -v c="$c50" -v s="$s50" -v a="$a50" 'BEGIN { if (s > 0 && c > 0)
+        printf "ratio: systemd-run with the properties of a task unit = %.2fx the anchor at p50 (systemd alone); agentctl run = %.2fx that\n", c / s, a / c }'

@@ -128,13 +128,13 @@ else
         check "MemoryMax refused where systemd has no memory controller" \
                 'agentctl run --template memory -- true 2>/tmp/e; [ $? = 126 ] && grep -q "MemoryMax= cannot be enforced" /tmp/e'
 fi
-# The issue's target is 1 s (met by the direct runtime, run-concurrent.sh);
-# systemd starting 8 units at once on this nested test host has been seen at
-# p99 1.08 s, so the bound here is 2 s and the slowest run is printed.
-check "8 concurrent loops of 25 runs, none over 2 s" \
+# The issue's bound: no run over 1 s (the direct runtime's is checked by
+# run-concurrent.sh). The slowest run and the p99 are printed after it.
+check "8 concurrent loops of 25 runs, none over 1 s" \
         'for l in 1 2 3 4 5 6 7 8; do (for k in $(seq 1 25); do s=$(date +%s%N); agentctl run -- true || echo fail; echo $((($(date +%s%N) - s) / 1000000)); done >/tmp/loop.$l) & done; wait
          echo "slowest $(sort -n /tmp/loop.* | tail -n1) ms, failed: $(cat /tmp/loop.* | grep -c fail)"
-         ! grep -q fail /tmp/loop.*; [ "$(sort -n /tmp/loop.* | tail -n1)" -le 2000 ]'
+         ! grep -q fail /tmp/loop.*; [ "$(sort -n /tmp/loop.* | tail -n1)" -le 1000 ]'
+echo "      $(inside 'cat /tmp/loop.* | grep -v fail | sort -n | awk "{ v[NR] = \$1 } END { printf \"%d runs: p50 %d ms, p99 %d ms, slowest %d ms\", NR, v[int((NR + 1) / 2)], v[int((NR * 99 + 99) / 100)], v[NR] }"')"
 check "systemctl restart agentid during a 10 s task: the task finishes, agentctl exits with its status" \
         '(agentctl run -- sh -c "sleep 10; echo finished; exit 5" >/tmp/r.out 2>/tmp/r.err; echo $? >/tmp/r.rc) &
          sleep 2; systemctl restart agentid.service; wait
