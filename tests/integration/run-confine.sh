@@ -247,9 +247,20 @@ done
 wait "$probe_pid"
 probe=$(cat "$TEST_DIR/probe.out")
 # Every answer within 100 ms: the attack runs at the tasks' nice 5, below
-# the broker (seen at 320 ms once, before tasks ran below it).
+# the broker. The attack goes on all the time, so a broker it can block is
+# slow again in a second window; one answer late in one window (seen, about
+# one run in four on this shared 2-core machine, with the probe itself
+# falling behind its 100 ms schedule) gets that second window, and fails
+# only if it is late there too.
 [[ $probe == *" failed 0 "* ]] || fail "root's calls failed while an agent attacked: $probe"
-[[ $probe == *" over_100ms 0 "* ]] || fail "the broker's answer to root took over 100 ms while an agent attacked: $probe"
+if [[ $probe != *" over_100ms 0 "* ]]; then
+        echo "run-confine: an answer over 100 ms in the first window ($probe); probing again"
+        first=$probe
+        probe=$("$ABUSE_CLIENT" probe "$AGENTID_SOCKET" 2)
+        [[ $probe == *" failed 0 "* ]] || fail "root's calls failed while an agent attacked: $probe"
+        [[ $probe == *" over_100ms 0 "* ]] ||
+                fail "the broker's answer to root took over 100 ms while an agent attacked, twice: $first; $probe"
+fi
 "$AGENTCTL" revoke "$name" >/dev/null
 for _ in $(seq 1 10); do
         t0=$(date +%s%N)
