@@ -161,16 +161,29 @@ static int resolve_command(const char *cmd, char **envp, char *ret, size_t size)
         return -ENOENT;
 }
 
-/* Append ("Name", "as" of the list's paths) */
-static int append_paths(sd_bus_message *m, const char *name, const struct confinement_paths *list,
-                        const char *extra) {
-        int r;
-
-        r = sd_bus_message_open_container(m, 'r', "sv");
+/* A property's (sv) pair, open for its value of D-Bus type vtype; the
+ * builders below fill it and close_property ends it. */
+static int open_property(sd_bus_message *m, const char *name, const char *vtype) {
+        int r = sd_bus_message_open_container(m, 'r', "sv");
         if (r >= 0)
                 r = sd_bus_message_append(m, "s", name);
         if (r >= 0)
-                r = sd_bus_message_open_container(m, 'v', "as");
+                r = sd_bus_message_open_container(m, 'v', vtype);
+        return r;
+}
+
+static int close_property(sd_bus_message *m) {
+        int r = sd_bus_message_close_container(m); /* the value */
+        if (r >= 0)
+                r = sd_bus_message_close_container(m); /* the pair */
+        return r;
+}
+
+/* Append ("Name", "as" of the list's paths) */
+static int append_paths(sd_bus_message *m, const char *name, const struct confinement_paths *list,
+                        const char *extra) {
+        int r = open_property(m, name, "as");
+
         if (r >= 0)
                 r = sd_bus_message_open_container(m, 'a', "s");
         if (r >= 0 && extra)
@@ -183,33 +196,21 @@ static int append_paths(sd_bus_message *m, const char *name, const struct confin
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
+                r = close_property(m);
         return r;
 }
 
 static int append_strv_property(sd_bus_message *m, const char *name, char **v) {
-        int r = sd_bus_message_open_container(m, 'r', "sv");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "s", name);
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'v', "as");
+        int r = open_property(m, name, "as");
         if (r >= 0)
                 r = sd_bus_message_append_strv(m, v);
         if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
+                r = close_property(m);
         return r;
 }
 
 static int append_exec(sd_bus_message *m, const char *path, char **argv) {
-        int r = sd_bus_message_open_container(m, 'r', "sv");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "s", "ExecStart");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'v', "a(sasb)");
+        int r = open_property(m, "ExecStart", "a(sasb)");
         if (r >= 0)
                 r = sd_bus_message_open_container(m, 'a', "(sasb)");
         if (r >= 0)
@@ -220,8 +221,10 @@ static int append_exec(sd_bus_message *m, const char *path, char **argv) {
                 r = sd_bus_message_append_strv(m, argv);
         if (r >= 0)
                 r = sd_bus_message_append(m, "b", 0);
-        for (int k = 0; r >= 0 && k < 4; k++)
+        for (int k = 0; r >= 0 && k < 2; k++)
                 r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = close_property(m);
         return r;
 }
 
@@ -464,25 +467,27 @@ static int append_kernel_walls(sd_bus_message *m, const struct confinement *c) {
         size_t n = 0;
         int r;
 
-        for (size_t k = 0; syscall_filter_denied[k] && n < ELEMENTSOF(names) - 1; k++)
-                if (seccomp_syscall_resolve_name(syscall_filter_denied[k]) != __NR_SCMP_ERROR)
-                        names[n++] = syscall_filter_denied[k];
+        for (size_t k = 0; syscall_filter_denied[k]; k++) {
+                if (seccomp_syscall_resolve_name(syscall_filter_denied[k]) == __NR_SCMP_ERROR)
+                        continue; /* not a system call on this architecture */
+                if (n == ELEMENTSOF(names) - 1)
+                        return -E2BIG; /* never a shorter filter than the direct runtime's */
+                names[n++] = syscall_filter_denied[k];
+        }
         names[n] = NULL;
         r = sd_bus_message_append(m, "(sv)(sv)", "Nice", "i", TASK_NICE, "SystemCallErrorNumber", "i", EPERM);
         if (r >= 0)
-                r = sd_bus_message_open_container(m, 'r', "sv");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "s", "SystemCallFilter");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'v', "(bas)");
+                r = open_property(m, "SystemCallFilter", "(bas)");
         if (r >= 0)
                 r = sd_bus_message_open_container(m, 'r', "bas");
         if (r >= 0)
                 r = sd_bus_message_append(m, "b", 0); /* a deny list */
         if (r >= 0)
                 r = sd_bus_message_append_strv(m, (char **) names);
-        for (int k = 0; r >= 0 && k < 3; k++)
+        if (r >= 0)
                 r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = close_property(m);
         /* The namespace types a task may create: none. */
         if (r >= 0 && c->restrict_namespaces)
                 r = sd_bus_message_append(m, "(sv)", "RestrictNamespaces", "t", UINT64_C(0));
