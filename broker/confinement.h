@@ -33,9 +33,8 @@ struct confinement {
         enum protect_home protect_home;
         struct confinement_paths read_write, read_only, inaccessible;
         bool private_network;
-        /* No new namespaces of any kind. Default yes, but no for a template
-         * that allows sudo unless it says so (template.c): the systemd
-         * runtime cannot have both. */
+        /* No new namespaces of any kind. Default yes, sudo templates too:
+         * both runtimes install the filter as root, without no_new_privs. */
         bool restrict_namespaces;
         bool restrict_namespaces_set;
         uint64_t tasks_max;        /* processes and threads; CONFINEMENT_UNLIMITED: none */

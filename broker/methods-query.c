@@ -174,12 +174,9 @@ int method_status(struct broker *b, const struct caller *c, json_t *params, stru
                                 json_array_append_new(cg, json_string(controllers[k]));
                 json_object_set_new(reply->parameters, "runtime", json_string(runtime_name(&b->runtime)));
                 json_object_set_new(reply->parameters, "runtime_cgroup_controllers", cg);
-                if (b->runtime.kind == RUNTIME_DIRECT) {
-                        json_object_set_new(reply->parameters, "runtime_landlock_abi",
-                                            json_integer(b->runtime.landlock_abi));
-                        json_object_set_new(reply->parameters, "runtime_seccomp",
-                                            json_boolean(b->runtime.syscall_filters[0].program != NULL));
-                }
+                json_object_set_new(reply->parameters, "runtime_landlock_abi", json_integer(b->runtime.landlock_abi));
+                json_object_set_new(reply->parameters, "runtime_seccomp",
+                                    json_boolean(b->runtime.syscall_filters[0].program != NULL));
         }
         return 0;
 }

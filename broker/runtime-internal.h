@@ -5,7 +5,6 @@
 #include "runtime.h"
 
 extern const char *const controller_names[_CGROUP_MAX];
-bool path_is_under(const char *path, const char *dir);
 void direct_find_cgroup_v1(const char *name, char *ret, size_t size);
 
 int direct_check(const struct runtime *rt, const struct confinement *c, const char *home, char *why, size_t why_size);

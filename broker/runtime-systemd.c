@@ -24,7 +24,6 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <seccomp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -41,7 +40,9 @@
 #include "log.h"
 #include "macro.h"
 #include "runtime-internal.h"
-#include "syscall-filter.h"
+#include "base64url.h"
+#include "task-exec.h"
+#include "task-view.h"
 #include "task.h"
 #include "template.h"
 
@@ -115,16 +116,7 @@ void systemd_process(struct runtime *rt) {
 
 int systemd_check(const struct runtime *rt, const struct confinement *c, const char *home, bool no_new_privs,
                   char *why, size_t why_size) {
-        (void) home;
-        /* systemd implies NoNewPrivileges= for a non-root unit with a
-         * system call filter or namespace restriction, and sudo does not
-         * run under it. */
-        if (c->restrict_namespaces && !no_new_privs) {
-                snprintf(why, why_size,
-                         "RestrictNamespaces=yes cannot be enforced by the systemd runtime for a template that allows "
-                         "sudo (systemd would set NoNewPrivileges=, which stops sudo): set RestrictNamespaces=no");
-                return -EOPNOTSUPP;
-        }
+        (void) no_new_privs; /* agentid-task-exec installs the walls as root: sudo keeps working */
         if (c->memory_max != CONFINEMENT_UNLIMITED && !rt->systemd_memory) {
                 snprintf(why, why_size,
                          "MemoryMax= cannot be enforced by the systemd runtime here: systemd has no memory controller "
@@ -136,7 +128,14 @@ int systemd_check(const struct runtime *rt, const struct confinement *c, const c
                          "CPUQuota= cannot be enforced by the systemd runtime here: systemd has no cpu controller");
                 return -EOPNOTSUPP;
         }
-        return 0; /* TasksMax=: LimitNPROC= as well, which needs no controller */
+        if (c->restrict_namespaces && !rt->syscall_filters[1].program) {
+                snprintf(why, why_size,
+                         "RestrictNamespaces=yes cannot be enforced by the systemd runtime here: the kernel has no "
+                         "seccomp filtering");
+                return -EOPNOTSUPP;
+        }
+        /* TasksMax=: LimitNPROC= as well, which needs no controller. */
+        return task_view_check(c, home, why, why_size);
 }
 
 /* The command as execvp would find it in the task's PATH. */
@@ -176,27 +175,6 @@ static int close_property(sd_bus_message *m) {
         int r = sd_bus_message_close_container(m); /* the value */
         if (r >= 0)
                 r = sd_bus_message_close_container(m); /* the pair */
-        return r;
-}
-
-/* Append ("Name", "as" of the list's paths) */
-static int append_paths(sd_bus_message *m, const char *name, const struct confinement_paths *list,
-                        const char *extra) {
-        int r = open_property(m, name, "as");
-
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'a', "s");
-        if (r >= 0 && extra)
-                r = sd_bus_message_append(m, "s", extra);
-        for (size_t k = 0; r >= 0 && k < list->n; k++) {
-                char p[AGENTID_PATH_MAX + 2];
-                snprintf(p, sizeof(p), "%s%s", list->items[k].optional ? "-" : "", list->items[k].path);
-                r = sd_bus_message_append(m, "s", p);
-        }
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r >= 0)
-                r = close_property(m);
         return r;
 }
 
@@ -457,49 +435,80 @@ static int on_kill_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
         return 0;
 }
 
-/* The direct runtime's kernel walls in systemd's words: the same system
- * calls refused with EPERM (syscall-filter.h), RestrictNamespaces=, and
- * the tasks' nice value below the broker's. Only for a task under
- * NoNewPrivileges=: for a unit with User=, systemd ties a system call
- * filter to no_new_privs, which would stop sudo (systemd.exec(5)). */
-static int append_kernel_walls(sd_bus_message *m, const struct confinement *c) {
-        const char *names[64];
-        size_t n = 0;
-        int r;
+/* The command line of agentid-task-exec: who the task is, its view of
+ * the file system and kernel walls in the template's own words (so that
+ * `systemctl status` shows them), then the command. */
+struct exec_args {
+        char *v[64 + 4 * CONFINEMENT_PATHS_MAX + AGENTID_TEMPLATE_GROUPS_MAX];
+        size_t n;
+        bool overflow;
+};
 
-        for (size_t k = 0; syscall_filter_denied[k]; k++) {
-                if (seccomp_syscall_resolve_name(syscall_filter_denied[k]) == __NR_SCMP_ERROR)
-                        continue; /* not a system call on this architecture */
-                if (n == ELEMENTSOF(names) - 1)
-                        return -E2BIG; /* never a shorter filter than the direct runtime's */
-                names[n++] = syscall_filter_denied[k];
+static void exec_arg(struct exec_args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void exec_arg(struct exec_args *a, const char *fmt, ...) {
+        va_list ap;
+        char *s = NULL;
+
+        if (a->n >= ELEMENTSOF(a->v) - 1) {
+                a->overflow = true;
+                return;
         }
-        names[n] = NULL;
-        r = sd_bus_message_append(m, "(sv)(sv)", "Nice", "i", TASK_NICE, "SystemCallErrorNumber", "i", EPERM);
-        if (r >= 0)
-                r = open_property(m, "SystemCallFilter", "(bas)");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'r', "bas");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "b", 0); /* a deny list */
-        if (r >= 0)
-                r = sd_bus_message_append_strv(m, (char **) names);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r >= 0)
-                r = close_property(m);
-        /* The namespace types a task may create: none. */
-        if (r >= 0 && c->restrict_namespaces)
-                r = sd_bus_message_append(m, "(sv)", "RestrictNamespaces", "t", UINT64_C(0));
-        return r;
+        va_start(ap, fmt);
+        if (vasprintf(&s, fmt, ap) < 0)
+                a->overflow = true;
+        else
+                a->v[a->n++] = s;
+        va_end(ap);
+}
+
+static void exec_paths(struct exec_args *a, const char *key, const struct confinement_paths *list) {
+        exec_arg(a, "%s=", key); /* from an empty list */
+        for (size_t k = 0; k < list->n; k++)
+                exec_arg(a, "%s=%s%s", key, list->items[k].optional ? "-" : "", list->items[k].path);
+}
+
+static void exec_args_free(struct exec_args *a) {
+        for (size_t k = 0; k < a->n; k++)
+                free(a->v[k]);
+        a->n = 0;
+}
+
+/* The command's environment as one variable (task-exec.h): NUL-separated,
+ * base64url. */
+static char *encode_environment(char **envp) {
+        _cleanup_free_ char *block = NULL;
+        size_t len = 0, at = 0;
+        char *value;
+
+        for (char **e = envp; e && *e; e++)
+                len += strlen(*e) + 1;
+        block = malloc(len + 1);
+        if (!block)
+                return NULL;
+        for (char **e = envp; e && *e; e++) {
+                size_t n = strlen(*e) + 1;
+                memcpy(block + at, *e, n);
+                at += n;
+        }
+        value = malloc(strlen(TASK_EXEC_ENVIRONMENT) + 1 + BASE64URL_ENCODED_LEN(len) + 1);
+        if (!value)
+                return NULL;
+        sprintf(value, "%s=", TASK_EXEC_ENVIRONMENT);
+        if (base64url_encode(block, len, value + strlen(value), BASE64URL_ENCODED_LEN(len) + 1) < 0) {
+                free(value);
+                return NULL;
+        }
+        return value;
 }
 
 int systemd_start(struct runtime *rt, const struct identity *i, const struct template *t, struct task_spec *spec,
                   struct runtime_task *task, char *error, size_t error_size) {
         const struct confinement *c = &t->confinement;
         sd_bus_message *m = NULL;
-        char exe[4096], user[16], group[16], desc[256];
-        char *groups[AGENTID_TEMPLATE_GROUPS_MAX + 1] = {}, gbuf[AGENTID_TEMPLATE_GROUPS_MAX][16];
+        struct exec_args args = {};
+        _cleanup_free_ char *environment = NULL;
+        char exe[4096], desc[256];
+        char *env[2] = {};
         uint64_t now = now_usec(), runtime_max;
         int r;
 
@@ -514,14 +523,42 @@ int systemd_start(struct runtime *rt, const struct identity *i, const struct tem
                 return r;
         }
         snprintf(task->unit, sizeof(task->unit), "agentid-task-%s.service", i->name);
-        snprintf(user, sizeof(user), "%u", (unsigned) i->uid);
-        snprintf(group, sizeof(group), "%u", (unsigned) i->gid);
-        for (size_t k = 0; k < t->n_groups; k++) {
-                snprintf(gbuf[k], sizeof(gbuf[k]), "%u", (unsigned) t->groups[k]);
-                groups[k] = gbuf[k];
-        }
         snprintf(desc, sizeof(desc), "agentid task of %s", i->name);
         runtime_max = i->expires_usec > now ? i->expires_usec - now : 1;
+
+        /* Who the task is and what it sees: agentid-task-exec's to set up
+         * (task-exec.c says why not systemd's), in the template's words. */
+        exec_arg(&args, "agentid-task-exec");
+        exec_arg(&args, "--uid=%u", (unsigned) i->uid);
+        exec_arg(&args, "--gid=%u", (unsigned) i->gid);
+        for (size_t k = 0; k < t->n_groups; k++)
+                exec_arg(&args, "--group=%u", (unsigned) t->groups[k]);
+        exec_arg(&args, "--home=%s", i->home);
+        if (spec->cwd)
+                exec_arg(&args, "--cwd=%s", spec->cwd);
+        if (spec->socket_dir)
+                exec_arg(&args, "--socket-dir=%s", spec->socket_dir);
+        if (spec->no_new_privs)
+                exec_arg(&args, "--no-new-privs");
+        exec_arg(&args, "ProtectSystem=%s", protect_system_to_string(c->protect_system));
+        exec_arg(&args, "ProtectHome=%s", protect_home_to_string(c->protect_home));
+        exec_paths(&args, "ReadWritePaths", &c->read_write);
+        exec_paths(&args, "ReadOnlyPaths", &c->read_only);
+        exec_paths(&args, "InaccessiblePaths", &c->inaccessible);
+        exec_arg(&args, "PrivateNetwork=%s", c->private_network ? "yes" : "no");
+        exec_arg(&args, "RestrictNamespaces=%s", c->restrict_namespaces ? "yes" : "no");
+        exec_arg(&args, "--");
+        exec_arg(&args, "%s", exe);
+        for (char **a = spec->argv; *a; a++)
+                exec_arg(&args, "%s", *a);
+        environment = encode_environment(spec->envp);
+        if (args.overflow || !environment) {
+                r = -ENOMEM;
+                snprintf(error, error_size, "cannot build the task's command line: %s",
+                         args.overflow ? "too many arguments" : strerror(ENOMEM));
+                goto out;
+        }
+        env[0] = environment;
 
         task->pidfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         task->status_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -536,6 +573,8 @@ int systemd_start(struct runtime *rt, const struct identity *i, const struct tem
                 goto out;
         }
 
+        /* What systemd does: the cgroup and its limits, the lifetime, the
+         * cgroup-wide kill, the invoker's descriptors. */
         r = sd_bus_message_new_method_call(rt->bus, &m, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
                                            "StartTransientUnit");
         if (r >= 0)
@@ -544,18 +583,14 @@ int systemd_start(struct runtime *rt, const struct identity *i, const struct tem
                 r = sd_bus_message_open_container(m, 'a', "(sv)");
         if (r >= 0)
                 r = sd_bus_message_append(
-                        m, "(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)", "Description", "s", desc,
-                        "Type", "s", "exec", "AddRef", "b", 1, "CollectMode", "s", "inactive-or-failed", "User", "s",
-                        user, "Group", "s", group, "WorkingDirectory", "s", spec->cwd ? spec->cwd : i->home,
-                        "StandardInputFileDescriptor", "h", spec->fds[0], "StandardOutputFileDescriptor", "h",
-                        spec->fds[1], "StandardErrorFileDescriptor", "h", spec->fds[2], "PrivateTmp", "b", 1,
-                        "PrivateIPC", "b", 1, "RemoveIPC", "b", 1, "KillMode", "s", "control-group", "KillSignal", "i",
-                        SIGKILL, "RuntimeMaxUSec", "t", runtime_max);
+                        m, "(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)", "Description", "s", desc, "Type",
+                        "s", "exec", "AddRef", "b", 1, "CollectMode", "s", "inactive-or-failed", "WorkingDirectory",
+                        "s", "/", "StandardInputFileDescriptor", "h", spec->fds[0], "StandardOutputFileDescriptor", "h",
+                        spec->fds[1], "StandardErrorFileDescriptor", "h", spec->fds[2], "KillMode", "s",
+                        "control-group", "KillSignal", "i", SIGKILL, "RuntimeMaxUSec", "t", runtime_max,
+                        "NoNewPrivileges", "b", spec->no_new_privs, "UMask", "u", 0077);
         if (r >= 0)
-                r = sd_bus_message_append(m, "(sv)(sv)(sv)(sv)(sv)", "NoNewPrivileges", "b", spec->no_new_privs,
-                                          "ProtectSystem", "s", protect_system_to_string(c->protect_system),
-                                          "ProtectHome", "s", protect_home_to_string(c->protect_home),
-                                          "PrivateNetwork", "b", c->private_network, "UMask", "u", 0077);
+                r = sd_bus_message_append(m, "(sv)", "Nice", "i", TASK_NICE);
         if (r >= 0 && c->tasks_max != CONFINEMENT_UNLIMITED)
                 /* The uid is the task's alone: NPROC counts the task even
                  * where systemd has no pids controller. */
@@ -568,22 +603,10 @@ int systemd_start(struct runtime *rt, const struct identity *i, const struct tem
         if (r >= 0 && c->limit_nofile_hard != CONFINEMENT_UNLIMITED)
                 r = sd_bus_message_append(m, "(sv)(sv)", "LimitNOFILE", "t", c->limit_nofile_hard, "LimitNOFILESoft",
                                           "t", c->limit_nofile_soft);
-        if (r >= 0 && spec->no_new_privs)
-                r = append_kernel_walls(m, c);
-        else if (r >= 0)
-                r = sd_bus_message_append(m, "(sv)", "Nice", "i", TASK_NICE);
-        if (r >= 0 && t->n_groups)
-                r = append_strv_property(m, "SupplementaryGroups", groups);
         if (r >= 0)
-                r = append_strv_property(m, "Environment", spec->envp);
+                r = append_strv_property(m, "Environment", env);
         if (r >= 0)
-                r = append_paths(m, "ReadWritePaths", &c->read_write, i->home);
-        if (r >= 0 && c->read_only.n)
-                r = append_paths(m, "ReadOnlyPaths", &c->read_only, NULL);
-        if (r >= 0 && c->inaccessible.n)
-                r = append_paths(m, "InaccessiblePaths", &c->inaccessible, NULL);
-        if (r >= 0)
-                r = append_exec(m, exe, spec->argv);
+                r = append_exec(m, AGENTID_TASK_EXEC_PATH, args.v);
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         if (r >= 0)
@@ -608,6 +631,7 @@ int systemd_start(struct runtime *rt, const struct identity *i, const struct tem
         r = 0;
 out:
         sd_bus_message_unref(m);
+        exec_args_free(&args);
         if (r < 0) {
                 task->slot = sd_bus_slot_unref(task->slot);
                 task->unit_path = (free(task->unit_path), NULL);

@@ -59,19 +59,21 @@ int runtime_init(struct runtime *rt, enum runtime_kind wanted, char *why, size_t
         if (wanted == RUNTIME_SYSTEMD || (wanted == RUNTIME_AUTO && sd_booted() > 0)) {
                 int r = systemd_init(rt, wanted == RUNTIME_AUTO ? ignored : why,
                                      wanted == RUNTIME_AUTO ? sizeof(ignored) : why_size);
-                if (r == 0) {
+                if (r == 0)
                         rt->kind = RUNTIME_SYSTEMD;
-                        return 0;
-                }
-                if (wanted == RUNTIME_SYSTEMD)
+                else if (wanted == RUNTIME_SYSTEMD)
                         return r;
         }
-        for (int k = 0; k < _CGROUP_MAX; k++)
-                direct_find_cgroup_v1(controller_names[k], rt->cgroup_parent[k], sizeof(rt->cgroup_parent[k]));
+        if (rt->kind == RUNTIME_DIRECT)
+                for (int k = 0; k < _CGROUP_MAX; k++)
+                        direct_find_cgroup_v1(controller_names[k], rt->cgroup_parent[k],
+                                              sizeof(rt->cgroup_parent[k]));
         /* Landlock and seccomp are extra walls where the kernel has them
          * (the namespaces and mounts enforce the template either way);
          * status says which a task gets. A filter that cannot be built
-         * where seccomp exists is an error, never a silent gap. */
+         * where seccomp exists is an error, never a silent gap. In the
+         * systemd runtime agentid-task-exec builds its own, the same, in
+         * the task's unit; the broker's say that it can. */
         rt->landlock_abi = landlock_abi();
         rt->can_bring_up_loopback = has_effective_capability(CAP_NET_ADMIN);
         for (int k = 0; k < 2; k++) {

@@ -251,10 +251,6 @@ int template_parse_file(const char *path, struct template *t, char *error, size_
                 snprintf(error, error_size, "%s: no name = in [template]", path);
                 return -EINVAL;
         }
-        /* A task that may sudo may, by default, create namespaces: under the
-         * systemd runtime it could not run otherwise (confinement.h). */
-        if (!t->confinement.restrict_namespaces_set && t->sudo != STEP_DENY)
-                t->confinement.restrict_namespaces = false;
         /* A max_ttl alone lowers the default ttl to fit under it. */
         if (ctx.seen_max_ttl && !ctx.seen_ttl && t->ttl_usec > t->max_ttl_usec)
                 t->ttl_usec = t->max_ttl_usec;

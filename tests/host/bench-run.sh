@@ -2,8 +2,9 @@
 # make bench, the systemd task runtime: `agentctl run -- true` end to end
 # beside the anchor `systemd-run --wait --pipe -p DynamicUser=yes true`, both
 # on the systemd test host (tests/host/host.sh) in this same run, and a
-# control: systemd-run with the very properties of a task's unit (systemd's
-# own share of a task). Runs of the three interleaved so that drift hits
+# control: systemd-run with the very properties and agentid-task-exec
+# command line of a task's unit (systemd's and agentid-task-exec's share of
+# a task, without the broker and agentctl). Runs of the three interleaved so that drift hits
 # all alike; prints p50/p99 of each and their ratios. Prints one SKIP line
 # with the reason (exit 77) when no host can boot here.
 #
@@ -51,10 +52,11 @@ systemctl daemon-reload && systemctl start agentid.socket && systemctl restart a
 
 # Inside: one line per run, "agentctl MS", "anchor MS" or "same MS", timed
 # with bash's own clock (no fork for the clock itself). "same" is the
-# control: systemd-run with the properties of a task's own unit (read from
-# its transient unit file while one runs; as nobody, in a directory of its
-# own), so that systemd's share of a task (the same unit, set up and torn
-# down) shows apart from the broker's and agentctl's.
+# control: systemd-run with the properties and the agentid-task-exec command
+# line of a task's own unit (read from its transient unit file while one
+# runs; as nobody, in a directory of its own), so that the unit's own share
+# of a task (the same unit, set up and torn down) shows apart from the
+# broker's and agentctl's.
 inner=$(mktemp /tmp/agentid-bench-run.XXXXXX)
 cat >"$inner" <<'INNER'
 runtime=$(agentctl status | sed -n "s/^ *task runtime: *//p")
@@ -66,24 +68,35 @@ for i in $(seq 100); do unit=$(cat /run/systemd/transient/agentid-task-*.service
 wait
 home=/var/lib/agentid-bench-control
 mkdir -p "$home" && chown 65534:65534 "$home"
-same=()
+same=() exec=()
 while IFS= read -r line; do
         case $line in
-        ""|"#"*|"["*|Description=*|ExecStart=*) continue ;;
-        User=*) line=User=65534 ;;
-        Group=*) line=Group=65534 ;;
-        WorkingDirectory=*) line=WorkingDirectory=$home ;;
-        ReadWritePaths=*) line=ReadWritePaths=$home ;;
-        RestrictNamespaces=) line=RestrictNamespaces=yes ;; # systemd writes "no type allowed" as empty
+        ""|"#"*|"["*|Description=*|Environment=*|ExecStart=) continue ;;
+        ExecStart=@*)
+                # agentid-task-exec's command line, as nobody in a home
+                # of its own, running true.
+                eval "set -- ${line#ExecStart=@}"
+                exec=("$1"); shift 2
+                for a in "$@"; do
+                        case $a in
+                        --uid=*) a=--uid=65534 ;;
+                        --gid=*) a=--gid=65534 ;;
+                        --home=*) a=--home=$home ;;
+                        --) break ;;
+                        esac
+                        exec+=("$a")
+                done
+                exec+=(-- /usr/bin/true true)
+                continue ;;
         esac
         same+=(-p "$line")
 done <<<"$unit"
-[ ${#same[@]} -gt 10 ] || echo "failed: no task unit file to copy" >&2
-for k in 1 2 3; do ms agentctl run -- true >/dev/null; ms systemd-run --quiet --wait --pipe -p DynamicUser=yes true >/dev/null; ms systemd-run --quiet --wait --pipe "${same[@]}" true >/dev/null; done
+[ ${#same[@]} -gt 10 ] && [ ${#exec[@]} -gt 3 ] || echo "failed: no task unit file to copy" >&2
+for k in 1 2 3; do ms agentctl run -- true >/dev/null; ms systemd-run --quiet --wait --pipe -p DynamicUser=yes true >/dev/null; ms systemd-run --quiet --wait --pipe "${same[@]}" "${exec[@]}" >/dev/null; done
 for ((k = 0; k < $1; k++)); do
         echo "agentctl $(ms agentctl run -- true)"
         echo "anchor $(ms systemd-run --quiet --wait --pipe -p DynamicUser=yes true)"
-        echo "same $(ms systemd-run --quiet --wait --pipe "${same[@]}" true)"
+        echo "same $(ms systemd-run --quiet --wait --pipe "${same[@]}" "${exec[@]}")"
 done
 INNER
 host_copy "$inner" /root/bench-run-inner.sh >/dev/null 2>&1 || { rm -f "$inner"; echo "FAIL: systemd host: copy"; exit 1; }
@@ -102,8 +115,8 @@ pct() { awk -v w="$1" '$1 == w { print $2 }' <<<"$out" | sort -n | awk -v p="$2"
 a50=$(pct agentctl 50) a99=$(pct agentctl 99) s50=$(pct anchor 50) s99=$(pct anchor 99) c50=$(pct same 50) c99=$(pct same 99)
 printf '%-60s p50= %5s ms  p99= %5s ms  (%d runs)\n' "systemd host: agentctl run -- true (systemd runtime)" "$a50" "$a99" "$runs"
 printf '%-60s p50= %5s ms  p99= %5s ms  (%d runs)\n' "systemd host: systemd-run --wait --pipe DynamicUser" "$s50" "$s99" "$runs"
-printf '%-60s p50= %5s ms  p99= %5s ms  (%d runs)\n' "systemd host: systemd-run --wait --pipe, a task unit's props" "$c50" "$c99" "$runs"
+printf '%-60s p50= %5s ms  p99= %5s ms  (%d runs)\n' "systemd host: systemd-run --wait --pipe, a task unit as is" "$c50" "$c99" "$runs"
 awk -v a="$a50" -v s="$s50" -v a9="$a99" -v s9="$s99" 'BEGIN { if (s > 0 && s9 > 0)
         printf "ratio: agentctl run -- true (systemd runtime) = %.2fx the anchor systemd-run at p50, %.2fx at p99\n", a / s, a9 / s9 }'
 awk -v c="$c50" -v s="$s50" -v a="$a50" 'BEGIN { if (s > 0 && c > 0)
-        printf "ratio: systemd-run with the properties of a task unit = %.2fx the anchor at p50 (systemd alone); agentctl run = %.2fx that\n", c / s, a / c }'
+        printf "ratio: systemd-run of a task unit as is = %.2fx the anchor at p50 (the unit alone); agentctl run = %.2fx that\n", c / s, a / c }'

@@ -116,8 +116,21 @@ check "PrivateNetwork=yes: only lo" '[ "$(agentctl run --template limited -- gre
 check "kernel walls: a seccomp filter, RestrictNamespaces=yes (unshare -U refused), nice 5" \
         'out=$(agentctl run -- sh -c "grep -c \"^Seccomp:.2\" /proc/self/status; nice; unshare -U true 2>/dev/null && echo userns-allowed; true");
          [ "$out" = "$(printf "1\n5")" ] && unshare -U true'
-check "a template that allows sudo and asks RestrictNamespaces=yes is refused, with the reason" \
-        'agentctl run --template sudostrict -- true 2>/tmp/e; [ $? = 126 ] && grep -q "RestrictNamespaces=yes cannot be enforced by the systemd runtime" /tmp/e'
+check "a template that allows sudo gets RestrictNamespaces=yes and the filter without no_new_privs (sudo stays usable)" \
+        'out=$(agentctl run --template sudostrict -- sh -c "grep -c \"^Seccomp:.2\" /proc/self/status; grep \"^NoNewPrivs:\" /proc/self/status | tr -d \"\t \"; unshare -U true 2>/dev/null && echo userns-allowed; true");
+         [ "$out" = "$(printf "1\nNoNewPrivs:0")" ]'
+check "the unit runs agentid-task-exec with the template's keys on its command line; systemd kills the cgroup" \
+        'agentctl run -- sleep 3 & sleep 1; u=$(systemctl list-units --plain --no-legend "agentid-task-*" | awk "{ print \$1 }" | head -n1)
+         x=$(systemctl show -p ExecStart -p KillMode -p TasksMax -p NoNewPrivileges "$u"); echo "$x"; wait
+         echo "$x" | grep -q "path=/usr/libexec/agentid/agentid-task-exec .*ProtectSystem=strict .*RestrictNamespaces=yes -- /usr/bin/sleep sleep 3" &&
+         echo "$x" | grep -qx KillMode=control-group && echo "$x" | grep -qx TasksMax=512 && echo "$x" | grep -qx NoNewPrivileges=yes'
+check "an invoker's LD_DEBUG reaches the command, never the root agentid-task-exec before it" \
+        'agentctl run --env LD_DEBUG=libs -- /usr/bin/true >/tmp/ld.out 2>&1; cat /tmp/ld.out | head -n 20
+         grep -q "libc.so.6" /tmp/ld.out && ! grep -q libseccomp /tmp/ld.out'
+check "a setup failure is one line on the task's stderr and exit status 226" \
+        'printf "[template]\nname = missing\nttl = 5m\nReadOnlyPaths = /nonexistent-path\n" >/etc/agentid/templates.d/missing.conf && systemctl restart agentid.service
+         agentctl run --template missing -- true 2>/tmp/e; rc=$?; cat /tmp/e; rm -f /etc/agentid/templates.d/missing.conf
+         [ $rc = 226 ] && grep -q "agentid-task-exec: ReadOnlyPaths=/nonexistent-path: No such file or directory" /tmp/e'
 check "TasksMax=20 stops a fork bomb" \
         'out=$(agentctl run --template limited -- perl -e "my \$n = 0; for (1 .. 100) { my \$p = fork; last unless defined \$p; if (!\$p) { sleep 30; exit } \$n++ } print \"\$n\\n\"" 2>&1);
          n=$(echo "$out" | tail -n1); [ -n "$n" ] && [ "$n" -lt 20 ]'

@@ -226,9 +226,13 @@ static void test_confinement_defaults_and_keys(void **state) {
         assert_int_equal(t.confinement.limit_nofile_hard, 4096);
         assert_false(t.confinement.restrict_namespaces);
 
-        /* A template that allows sudo may create namespaces unless it says
-         * otherwise (the systemd runtime cannot have both). */
+        /* A template that allows sudo gets no namespaces either, unless it
+         * says so: both runtimes install the filter without no_new_privs. */
         assert_int_equal(parse("[template]\nname = s\nsudo = approve\n", &t, error, sizeof(error)), 0);
+        assert_true(t.confinement.restrict_namespaces);
+        assert_int_equal(parse("[template]\nname = s\nRestrictNamespaces = no\nsudo = allow\n", &t, error,
+                               sizeof(error)),
+                         0);
         assert_false(t.confinement.restrict_namespaces);
         assert_int_equal(parse("[template]\nname = s\nRestrictNamespaces = yes\nsudo = allow\n", &t, error,
                                sizeof(error)),
