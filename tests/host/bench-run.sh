@@ -59,6 +59,7 @@ systemctl daemon-reload && systemctl start agentid.socket && systemctl restart a
 # broker's and agentctl's.
 inner=$(mktemp /tmp/agentid-bench-run.XXXXXX)
 cat >"$inner" <<'INNER'
+runs=$1
 runtime=$(agentctl status | sed -n "s/^ *task runtime: *//p")
 echo "runtime $runtime"
 ms() { local s=$EPOCHREALTIME; "$@" >/dev/null 2>&1 || echo "failed $*" >&2; local e=$EPOCHREALTIME; echo "$(((${e/./} - ${s/./}) / 10))"; }
@@ -93,7 +94,7 @@ while IFS= read -r line; do
 done <<<"$unit"
 [ ${#same[@]} -gt 10 ] && [ ${#exec[@]} -gt 3 ] || echo "failed: no task unit file to copy" >&2
 for k in 1 2 3; do ms agentctl run -- true >/dev/null; ms systemd-run --quiet --wait --pipe -p DynamicUser=yes true >/dev/null; ms systemd-run --quiet --wait --pipe "${same[@]}" "${exec[@]}" >/dev/null; done
-for ((k = 0; k < $1; k++)); do
+for ((k = 0; k < runs; k++)); do
         echo "agentctl $(ms agentctl run -- true)"
         echo "anchor $(ms systemd-run --quiet --wait --pipe -p DynamicUser=yes true)"
         echo "same $(ms systemd-run --quiet --wait --pipe "${same[@]}" "${exec[@]}")"
@@ -113,6 +114,10 @@ runtime=$(sed -n 's/^runtime //p' <<<"$out")
 pct() { awk -v w="$1" '$1 == w { print $2 }' <<<"$out" | sort -n | awk -v p="$2" '{ v[NR] = $1 }
         END { i = int((NR * p + 99) / 100); if (i < 1) i = 1; printf "%.1f", v[i] / 100 }'; }
 a50=$(pct agentctl 50) a99=$(pct agentctl 99) s50=$(pct anchor 50) s99=$(pct anchor 99) c50=$(pct same 50) c99=$(pct same 99)
+if [[ $a50 == 0.0 || $s50 == 0.0 || $c50 == 0.0 ]]; then
+        echo "FAIL: systemd host: no timings from the host: $(head -c 300 <<<"$out")"
+        exit 1
+fi
 printf '%-60s p50= %5s ms  p99= %5s ms  (%d runs)\n' "systemd host: agentctl run -- true (systemd runtime)" "$a50" "$a99" "$runs"
 printf '%-60s p50= %5s ms  p99= %5s ms  (%d runs)\n' "systemd host: systemd-run --wait --pipe DynamicUser" "$s50" "$s99" "$runs"
 printf '%-60s p50= %5s ms  p99= %5s ms  (%d runs)\n' "systemd host: systemd-run --wait --pipe, a task unit as is" "$c50" "$c99" "$runs"
