@@ -4,8 +4,10 @@
 # on the systemd test host (tests/host/host.sh) in this same run, and a
 # control: systemd-run with the very properties and agentid-task-exec
 # command line of a task's unit (systemd's and agentid-task-exec's share of
-# a task, without the broker and agentctl). Runs of the three interleaved so that drift hits
-# all alike; prints p50/p99 of each and their ratios. Prints one SKIP line
+# a task, without the broker and agentctl); then the direct runtime
+# (task_runtime = direct under agentid.service) beside the anchor again.
+# Runs interleaved so that drift hits all alike; prints p50/p99 of each and
+# their ratios. Prints one SKIP line
 # with the reason (exit 77) when no host can boot here.
 #
 #   tests/host/bench-run.sh BUILD_DIR [RUNS]
@@ -99,6 +101,16 @@ for ((k = 0; k < runs; k++)); do
         echo "anchor $(ms systemd-run --quiet --wait --pipe -p DynamicUser=yes true)"
         echo "same $(ms systemd-run --quiet --wait --pipe "${same[@]}" "${exec[@]}")"
 done
+# The direct runtime on the same host, under agentid.service, beside the
+# same anchor again.
+sed -i "/^\[broker\]/a task_runtime = direct" /etc/agentid/agentid.conf && systemctl restart agentid.service
+agentctl status | grep -q "task runtime: *direct" || echo "failed: the broker did not switch to the direct runtime" >&2
+for k in 1 2 3; do ms agentctl run -- true >/dev/null; done
+for ((k = 0; k < runs; k++)); do
+        echo "direct $(ms agentctl run -- true)"
+        echo "anchor2 $(ms systemd-run --quiet --wait --pipe -p DynamicUser=yes true)"
+done
+sed -i "/^task_runtime = direct$/d" /etc/agentid/agentid.conf && systemctl restart agentid.service
 INNER
 host_copy "$inner" /root/bench-run-inner.sh >/dev/null 2>&1 || { rm -f "$inner"; echo "FAIL: systemd host: copy"; exit 1; }
 rm -f "$inner"
@@ -125,3 +137,8 @@ awk -v a="$a50" -v s="$s50" -v a9="$a99" -v s9="$s99" 'BEGIN { if (s > 0 && s9 >
         printf "ratio: agentctl run -- true (systemd runtime) = %.2fx the anchor systemd-run at p50, %.2fx at p99\n", a / s, a9 / s9 }'
 awk -v c="$c50" -v s="$s50" -v a="$a50" 'BEGIN { if (s > 0 && c > 0)
         printf "ratio: systemd-run of a task unit as is = %.2fx the anchor at p50 (the unit alone); agentctl run = %.2fx that\n", c / s, a / c }'
+d50=$(pct direct 50) d99=$(pct direct 99) t50=$(pct anchor2 50) t99=$(pct anchor2 99)
+printf '%-60s p50= %5s ms  p99= %5s ms  (%d runs)\n' "systemd host: agentctl run -- true (direct runtime)" "$d50" "$d99" "$runs"
+printf '%-60s p50= %5s ms  p99= %5s ms  (%d runs)\n' "systemd host: systemd-run --wait --pipe DynamicUser, again" "$t50" "$t99" "$runs"
+awk -v a="$d50" -v s="$t50" -v a9="$d99" -v s9="$t99" 'BEGIN { if (s > 0 && s9 > 0 && a > 0)
+        printf "ratio: agentctl run -- true (direct runtime, under agentid.service) = %.2fx the anchor at p50, %.2fx at p99\n", a / s, a9 / s9 }'
