@@ -186,6 +186,15 @@ int task_view_setup(const struct task_view *v, struct task_view_error *e) {
                 r = set_mount_attr("/", MOUNT_ATTR_RDONLY, 0);
                 if (r == 0)
                         r = set_mount_attr("/dev", 0, MOUNT_ATTR_RDONLY); /* API file systems stay as they are */
+                if (r == 0 && !v->own_proc) {
+                        /* The host's /proc as it was (a task's own /proc is
+                         * mounted afresh below): its mount alone, so that
+                         * what is read-only below it (a container's
+                         * /proc/sys) stays so. */
+                        struct mount_attr rw = { .attr_clr = MOUNT_ATTR_RDONLY };
+                        if (mount_setattr(AT_FDCWD, "/proc", 0, &rw, sizeof(rw)) < 0)
+                                r = -errno;
+                }
                 if (r < 0)
                         SETUP_FAIL(e, "ProtectSystem=strict: %s", strerror(-r));
         } else if (c->protect_system != PROTECT_SYSTEM_NO) {

@@ -16,15 +16,16 @@ task() { AGENTID_TASK_ENVIRONMENT=$(env_of "PATH=/usr/bin:/bin" "FOO=bar baz" "H
 
 # A task: the agent's ids and groups, its home as working directory, a
 # private empty /tmp (the home, below /tmp here, kept visible), /etc
-# read-only, a granted path writable, the filter on, only the decoded
-# environment.
+# read-only but /proc as it was, a granted path writable, the filter on,
+# only the decoded environment.
 echo stray >/tmp/agentid-task-exec-probe.$$
 out=$(task --uid=65534 --gid=65534 --group=100 --home="$home" ProtectSystem=strict "ReadWritePaths=$TEST_DIR/granted" \
         RestrictNamespaces=yes -- /bin/sh sh -c 'id -u; id -g; id -G; pwd; ls -A /tmp | grep -c agentid-task-exec-probe;
         touch /etc/agentid-probe 2>&1 | grep -c "Read-only"; touch '"$TEST_DIR"'/granted/x && echo granted;
-        grep -c "^Seccomp:.2" /proc/self/status; unshare -U true 2>/dev/null && echo userns; env | sort | tr "\n" ";"')
+        grep -c "^Seccomp:.2" /proc/self/status; unshare -U true 2>/dev/null && echo userns;
+        echo 500 >/proc/self/oom_score_adj && echo proc-writable; env | sort | tr "\n" ";"')
 rm -f /tmp/agentid-task-exec-probe.$$
-assert_eq "$out" "$(printf '65534\n65534\n65534 100\n%s\n0\n1\ngranted\n1\nFOO=bar baz;HOME=%s;PATH=/usr/bin:/bin;PWD=%s;' "$home" "$home" "$home")" \
+assert_eq "$out" "$(printf '65534\n65534\n65534 100\n%s\n0\n1\ngranted\n1\nproc-writable\nFOO=bar baz;HOME=%s;PATH=/usr/bin:/bin;PWD=%s;' "$home" "$home" "$home")" \
         "the task's identity, view, walls and environment"
 [[ ! -e /etc/agentid-probe ]] || fail "the task wrote /etc"
 
