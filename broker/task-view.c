@@ -272,9 +272,16 @@ int task_view_setup(const struct task_view *v, struct task_view_error *e) {
         /* POSIX message queues of its own IPC namespace. */
         if (stat("/dev/mqueue", &st) == 0 && S_ISDIR(st.st_mode))
                 (void) mount("mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-        /* Only its own processes in /proc. */
+        /* Only its own processes in /proc: those of its PID namespace, or
+         * without one (agentid-task-exec) those of its uid, which is the
+         * task's alone (systemd's ProtectProc=invisible). Where the kernel
+         * refuses a new /proc there (a container whose /proc has locked
+         * mounts over it), the host's stays: the uid alone still keeps
+         * other processes' memory, environment and signals out of reach. */
         if (v->own_proc && mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
                 SETUP_FAIL(e, "cannot mount /proc: %s", strerror(errno));
+        if (!v->own_proc)
+                (void) mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible");
         if (c->private_network && loopback_up() < 0)
                 SETUP_FAIL(e, "PrivateNetwork=yes: cannot bring up lo: %s", strerror(errno));
         return 0;

@@ -124,6 +124,8 @@ check "the unit runs agentid-task-exec with the template's keys on its command l
          x=$(systemctl show -p ExecStart -p KillMode -p TasksMax -p NoNewPrivileges "$u"); echo "$x"; wait
          echo "$x" | grep -q "path=/usr/libexec/agentid/agentid-task-exec .*ProtectSystem=strict .*RestrictNamespaces=yes -- /usr/bin/sleep sleep 3" &&
          echo "$x" | grep -qx KillMode=control-group && echo "$x" | grep -qx TasksMax=512 && echo "$x" | grep -qx NoNewPrivileges=yes'
+check "a task sees only its own processes in /proc" \
+        'uid=$(agentctl run -- sh -c "id -u; stat -c %u /proc/[0-9]* | sort -u" | sort -u); echo "$uid"; [ "$(echo "$uid" | wc -l)" = 1 ]'
 check "an invoker's LD_DEBUG reaches the command, never the root agentid-task-exec before it" \
         'agentctl run --env LD_DEBUG=libs -- /usr/bin/true >/tmp/ld.out 2>&1; cat /tmp/ld.out | head -n 20
          grep -q "libc.so.6" /tmp/ld.out && ! grep -q libseccomp /tmp/ld.out'

@@ -29,6 +29,10 @@ assert_eq "$out" "$(printf '65534\n65534\n65534 100\n%s\n0\n1\ngranted\n1\nproc-
         "the task's identity, view, walls and environment"
 [[ ! -e /etc/agentid-probe ]] || fail "the task wrote /etc"
 
+# Only its own processes in /proc (hidepid=invisible: the uid is the task's).
+out=$(task --uid=65534 --gid=65534 --home="$home" -- /bin/sh sh -c 'stat -c %u /proc/[0-9]* | sort -u')
+assert_eq "$out" 65534 "the owners of the processes a task sees"
+
 # argv0 is the broker's, the path is the one executed; the exit status is the command's.
 out=$(task --uid=65534 --gid=65534 --home="$home" -- /bin/sh my-name -c 'echo $0; exit 7') && rc=0 || rc=$?
 assert_eq "$out/$rc" "my-name/7" "argv0 and exit status pass through"
