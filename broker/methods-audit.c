@@ -229,6 +229,7 @@ static int delete_through(struct broker *b, int64_t seq, int64_t *removed) {
         sqlite3_bind_int64(st, 1, seq);
         rc = sqlite3_step(st);
         sqlite3_finalize(st);
+        store_forget_audit_tip(b->store);
         if (rc != SQLITE_DONE)
                 return sql_errno(rc);
         *removed = sqlite3_changes64(db);

@@ -16,6 +16,10 @@
 #include "sql.h"
 #include "wal-batch.h"
 
+/* How large a savepoint's journal grows in memory before SQLite spills it
+ * to a temporary file (see store_open). */
+#define STORE_SAVEPOINT_JOURNAL_MEMORY (16 * 1024 * 1024)
+
 enum {
         STMT_BEGIN,
         STMT_COMMIT,
@@ -225,6 +229,13 @@ struct store {
         char *path;
         /* NULL when it could not start: then checkpoints run inline. */
         struct checkpointer *checkpointer;
+        /* The audit chain's tip (seq and hash of the last event) as of the
+         * open transaction, so that an append does not read it back: set
+         * by each append, forgotten by every rollback (store_rollback, or
+         * SQLite's own) and by anything that deletes events. */
+        bool tip_known;
+        int64_t tip_seq;
+        char tip_hash[AUDIT_HASH_HEX];
 };
 
 static const char *const event_names[_EVENT_TYPE_MAX] = {
@@ -319,6 +330,17 @@ int store_open(const char *path, struct store **ret) {
         (void) sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
         /* The database (and its -wal and -shm, which SQLite creates with the
          * database's mode) is the broker's alone: 0600. */
+        /* Each request's writes run in a savepoint inside the turn's
+         * transaction; SQLite keeps a copy of every page a savepoint
+         * changes, to roll it back alone. Past 64 KiB (SQLite's default)
+         * that copy moves to a temporary file, created, written page by
+         * page and unlinked within the turn: a request that changes more
+         * than 16 pages (a mint whose index pages split) paid for that,
+         * and so did every request after it in the same turn. It stays in
+         * memory up to STORE_SAVEPOINT_JOURNAL_MEMORY. Process-wide, and
+         * refused (harmlessly) once SQLite is initialized: the broker's
+         * store is opened before anything else uses SQLite. */
+        (void) sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, STORE_SAVEPOINT_JOURNAL_MEMORY);
         old_umask = umask(0077);
         /* Appends to the WAL gathered into one write per commit
          * (wal-batch.h); it relies on synchronous = FULL, set below. */
@@ -413,6 +435,7 @@ int store_commit(struct store *s) {
          * (disk full, I/O): then nothing inside it may claim success. */
         if (sqlite3_get_autocommit(s->db)) {
                 s->depth = 0;
+                s->tip_known = false;
                 return -EIO;
         }
         /* On failure the transaction or savepoint stays open: the caller
@@ -425,6 +448,7 @@ int store_commit(struct store *s) {
 }
 
 void store_rollback(struct store *s) {
+        s->tip_known = false;
         if (s->depth == 0)
                 return;
         if (sqlite3_get_autocommit(s->db)) {
@@ -685,20 +709,29 @@ static struct audit_row row_of_event(const struct event *e, int64_t seq) {
         };
 }
 
+void store_forget_audit_tip(struct store *s) {
+        s->tip_known = false;
+}
+
 int store_append_event(struct store *s, const struct event *e) {
         sqlite3_stmt *st = s->stmt[STMT_APPEND_EVENT];
-        char prev[AUDIT_HASH_HEX], hash[AUDIT_HASH_HEX];
+        char hash[AUDIT_HASH_HEX];
         struct audit_row row;
         int64_t seq;
         int r;
 
-        /* Chained inside the caller's transaction: the tip read here is the
-         * one this row commits after, whatever was rolled back before. */
-        r = store_last_event(s, &seq, prev);
-        if (r < 0)
-                return r;
+        /* Chained inside the caller's transaction: the tip is the one this
+         * row commits after, whatever was rolled back before (a rollback
+         * forgets the remembered tip, and it is read again here). */
+        if (!s->tip_known) {
+                r = store_last_event(s, &s->tip_seq, s->tip_hash);
+                if (r < 0)
+                        return r;
+                s->tip_known = true;
+        }
+        seq = s->tip_seq;
         row = row_of_event(e, seq + 1);
-        r = audit_chain_hash(&row, prev, hash);
+        r = audit_chain_hash(&row, s->tip_hash, hash);
         if (r < 0) {
                 log_error("audit: cannot hash event %" PRId64 ": %s", seq + 1, strerror(-r));
                 return r;
@@ -714,9 +747,16 @@ int store_append_event(struct store *s, const struct event *e) {
         sql_bind_id_or_null(st, 9, e->caller_pid);
         sql_bind_text_or_null(st, 10, e->detail);
         sqlite3_bind_int64(st, 11, seq + 1);
-        sqlite3_bind_text(st, 12, prev, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 12, s->tip_hash, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 13, hash, -1, SQLITE_STATIC);
-        return step_done(s, st);
+        r = step_done(s, st);
+        if (r < 0) {
+                s->tip_known = false;
+                return r;
+        }
+        s->tip_seq = seq + 1;
+        memcpy(s->tip_hash, hash, sizeof(hash));
+        return 0;
 }
 
 static int migrate_chain_existing(struct store *s) {

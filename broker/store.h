@@ -95,6 +95,10 @@ int store_append_event(struct store *s, const struct event *e);
 /* The tip of the chain: the last event's seq and hash; after a retention
  * cut removed every row, the cut's; (0, genesis) for an empty chain. */
 int store_last_event(struct store *s, int64_t *seq, char hash[65]);
+/* The store remembers the tip between appends (a read per event saved);
+ * code that deletes events through store_sqlite() makes it read the tip
+ * again. Rollbacks do so by themselves. */
+void store_forget_audit_tip(struct store *s);
 
 /* Live identities that ran a task (have a "run" event): after a broker
  * restart their tasks have lost their invoker. */

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -195,6 +197,95 @@ static void test_list_filters_and_pages(void **state) {
         assert_int_equal(c.n, 2);
         assert_string_equal(c.names[0], "ag-2");
         assert_string_equal(c.names[1], "ag-3");
+}
+
+/* The chain's tip is remembered between appends (store.c); a rollback,
+ * of a savepoint or of the whole transaction, must make the next append
+ * chain after what is really there, never after a row that was undone. */
+static void test_chain_tip_survives_rollbacks(void **state) {
+        struct store *s = *state;
+        struct event e = { .type = EVENT_MINT, .time_usec = 1, .agent = "ag-a", .uid = 100, .owner_uid = 0,
+                           .caller_uid = 0, .caller_pid = 1 };
+        sqlite3_stmt *st;
+
+        assert_int_equal(store_begin(s), 0);
+        assert_int_equal(store_append_event(s, &e), 0); /* seq 1 */
+        {
+                _cleanup_savepoint_ struct savepoint sp = {};
+                assert_int_equal(savepoint_begin(&sp, s), 0);
+                assert_int_equal(store_append_event(s, &e), 0); /* undone */
+                assert_int_equal(savepoint_end(&sp, -EIO), -EIO);
+        }
+        assert_int_equal(store_append_event(s, &e), 0); /* seq 2, after 1 */
+        assert_int_equal(store_commit(s), 0);
+        assert_int_equal(store_begin(s), 0);
+        assert_int_equal(store_append_event(s, &e), 0); /* undone with its transaction */
+        store_rollback(s);
+        assert_int_equal(store_begin(s), 0);
+        assert_int_equal(store_append_event(s, &e), 0); /* seq 3, after 2 */
+        assert_int_equal(store_commit(s), 0);
+
+        /* Three rows, each one's prev_hash the hash of the row before. */
+        assert_int_equal(sqlite3_prepare_v2(store_sqlite(s),
+                                            "SELECT count(*), max(seq), (SELECT count(*) FROM events e JOIN events p "
+                                            "ON p.seq = e.seq - 1 WHERE e.prev_hash = p.hash) FROM events",
+                                            -1, &st, NULL),
+                         SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_int(st, 0), 3);
+        assert_int_equal(sqlite3_column_int(st, 1), 3);
+        assert_int_equal(sqlite3_column_int(st, 2), 2);
+        sqlite3_finalize(st);
+}
+
+/* SQLite's temporary files (etilqs_*) open in this process. */
+static int count_temp_files(void) {
+        DIR *d = opendir("/proc/self/fd");
+        struct dirent *de;
+        int n = 0;
+
+        assert_non_null(d);
+        while ((de = readdir(d))) {
+                char path[300], target[PATH_MAX];
+                ssize_t l;
+                snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
+                l = readlink(path, target, sizeof(target) - 1);
+                if (l <= 0)
+                        continue;
+                target[l] = '\0';
+                n += strstr(target, "etilqs_") != NULL;
+        }
+        closedir(d);
+        return n;
+}
+
+/* A savepoint that changes many existing pages (a mint whose index pages
+ * split, a revocation of many agents) keeps its undo copy in memory: no
+ * temporary file created, written page by page and removed in the turn. */
+static void test_savepoint_journal_in_memory(void **state) {
+        struct store *s = *state;
+        struct identity a;
+        char name[32];
+
+        assert_int_equal(store_begin(s), 0);
+        for (int k = 0; k < 3000; k++) {
+                snprintf(name, sizeof(name), "ag-%05d", k);
+                a = make(name, 1000 + (uint32_t) k, (uint32_t) k % 7);
+                assert_int_equal(store_insert_identity(s, &a), 0);
+        }
+        assert_int_equal(store_commit(s), 0);
+
+        assert_int_equal(store_begin(s), 0);
+        {
+                _cleanup_savepoint_ struct savepoint sp = {};
+                assert_int_equal(savepoint_begin(&sp, s), 0);
+                /* Every 10th row: most pages of the table and its indexes. */
+                for (int64_t id = 1; id <= 3000; id += 10)
+                        assert_int_equal(store_end_identity(s, id, IDENTITY_REVOKED, 5000, "gone"), 0);
+                assert_int_equal(count_temp_files(), 0);
+                assert_int_equal(savepoint_end(&sp, 0), 0);
+        }
+        assert_int_equal(store_commit(s), 0);
 }
 
 static void test_events_append_only(void **state) {
@@ -415,6 +506,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_rollback_changes_nothing, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_savepoint, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_list_filters_and_pages, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_chain_tip_survives_rollbacks, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_savepoint_journal_in_memory, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_events_append_only, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_meta_and_reopen, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_refuses_newer_schema, setup, teardown),
