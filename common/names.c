@@ -93,9 +93,12 @@ static size_t utf8_decode(const unsigned char *s, uint32_t *ret_cp) {
 }
 
 bool codepoint_is_deceptive(uint32_t cp) {
-        /* Controls: C0, DEL, C1. */
+        /* Controls: C0, DEL, C1. Below the first range (U+00AD) nothing
+         * else is: the common case, ASCII, answered without the table. */
         if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
                 return true;
+        if (cp < 0xad)
+                return false;
         /* Unicode general category Cf (format: bidi embeddings, overrides
          * and isolates, zero-width characters, joiners, BOM, invisible
          * operators, tags) and the line and paragraph separators: text
