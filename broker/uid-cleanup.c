@@ -498,10 +498,19 @@ static void cleaner_finish(struct broker *b, struct cleaner *c) {
 
         for (size_t k = 0; k < c->n && leftovers; k++)
                 leftovers[k] = LEFTOVER_UNKNOWN;
-        while (leftovers && read(c->result_fd, result, sizeof(result)) == (ssize_t) sizeof(result))
+        /* The cleaner answers in the order of its jobs: the k-th answer is
+         * the k-th job's, looked up only if not (a batch holds thousands
+         * after a mass revocation; a search per answer was quadratic). */
+        for (size_t next = 0; leftovers && read(c->result_fd, result, sizeof(result)) == (ssize_t) sizeof(result);
+             next++) {
+                if (next < c->n && c->jobs[next].uid == result[0]) {
+                        leftovers[next] = result[1];
+                        continue;
+                }
                 for (size_t k = 0; k < c->n; k++)
                         if (c->jobs[k].uid == result[0])
                                 leftovers[k] = result[1];
+        }
         epoll_ctl(b->epoll_fd, EPOLL_CTL_DEL, c->pidfd, NULL);
         close(c->pidfd);
         close(c->result_fd);
