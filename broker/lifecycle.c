@@ -93,7 +93,7 @@ int broker_end_identities(struct broker *b, const struct caller *c, const int64_
         uid_cleanup_start(b, jobs, n_jobs);
         /* Their tokens show as revoked to offline verifiers too. */
         if (ended > 0)
-                (void) status_list_publish(b);
+                status_list_agents_ended(b);
         return (int) (ended > INT32_MAX ? INT32_MAX : ended);
 }
 

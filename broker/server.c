@@ -26,6 +26,7 @@
 #include "methods.h"
 #include "protocol.h"
 #include "server.h"
+#include "status-list.h"
 #include "stepup.h"
 #include "task.h"
 #include "uid-cleanup.h"
@@ -358,6 +359,10 @@ int server_run(struct broker *b) {
                                 break;
                 }
                 b->in_turn = false;
+                /* One signature for the turn's revocations, not one per
+                 * revocation; in the turn's transaction (it extends the
+                 * signing key's lifetime), before any reply leaves. */
+                status_list_publish_due(b);
                 if (allocator_persist(&b->allocator, b->store) < 0)
                         log_warning("could not store the uid allocator's cursor: %s", store_error(b->store));
                 r = store_commit(b->store);

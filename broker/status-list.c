@@ -114,6 +114,20 @@ json_t *status_list_claim(struct broker *b, uint64_t idx) {
         return json_pack("{s:{s:I, s:s}}", "status_list", "idx", (json_int_t) idx, "uri", uri);
 }
 
+void status_list_agents_ended(struct broker *b) {
+        if (b->in_turn)
+                b->status_list.due = true;
+        else
+                (void) status_list_publish(b);
+}
+
+void status_list_publish_due(struct broker *b) {
+        if (!b->status_list.due)
+                return;
+        b->status_list.due = false;
+        (void) status_list_publish(b);
+}
+
 void status_list_note_index(struct broker *b, uint64_t idx) {
         if (discovery_enabled(b) && idx + STATUS_LIST_STEP / 2 >= b->status_list.capacity)
                 (void) status_list_publish(b);

@@ -15,11 +15,18 @@ struct broker;
 struct status_list {
         uint64_t capacity;        /* indices the published list covers */
         uint64_t published_usec;  /* when it was last signed, 0: never */
+        bool due;                 /* agents ended in this turn: publish after its commit */
 };
 
 /* Sign and write the list now (nothing when discovery is off). Called at
  * start, and whenever an agent ends. */
 int status_list_publish(struct broker *b);
+
+/* Agents ended: inside a turn, the list is published once at the end of
+ * the turn (status_list_publish_due, in its transaction, before its
+ * replies leave); outside one (at start), now. */
+void status_list_agents_ended(struct broker *b);
+void status_list_publish_due(struct broker *b);
 
 /* The "status" claim for a token at index idx, or NULL when discovery is
  * off (the list has no URL then). */
