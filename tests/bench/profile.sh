@@ -8,6 +8,12 @@
 #   profile.sh BUILDDIR instructions [CLIENTS] [SECONDS]
 #       the same under callgrind: the broker's instructions per lifecycle,
 #       in total and in the functions that matter (slow: ~50x).
+#   profile.sh BUILDDIR samples [CLIENTS] [SECONDS]
+#       bench-mint under perf record -g (cpu-clock samples, kernel stacks;
+#       the callgrind mode above needs a valgrind that knows pidfd_open):
+#       where the CPU goes, by process (the broker's loop thread, its other
+#       threads, the cleaners it forks), and for the loop thread by library
+#       and by the system call or fault that the kernel's share ran under.
 #   profile.sh BUILDDIR pam [N]
 #       bench-pam's agent token auths (N, default 300) against a broker under
 #       callgrind: the broker's instructions per auth (method_stepup is the
@@ -84,6 +90,50 @@ instructions)
         echo "$out"
         instructions "$(sed -n 's/.*(\([0-9]*\) lifecycles in.*/\1/p' <<<"$out")" lifecycle
         ;;
+samples)
+        perf record -q -g -F 2000 -p "$broker" -o "$dir/perf.data" 2>/dev/null &
+        perf=$!
+        sleep 0.2
+        "$build/tests/bench/bench-mint" "$dir/run/agentid.sock" "${3:-32}" "${4:-3}" | head -n 1
+        kill -INT "$perf"
+        wait "$perf" || true
+        perf script -i "$dir/perf.data" -F pid,tid,ip,sym,dso 2>/dev/null | awk -v main="$broker" '
+        BEGIN { RS = "" }
+        {
+                nl = split($0, l, "\n")
+                split(l[1], h, "/"); pid = h[1] + 0; tid = h[2] + 0
+                n++
+                who = pid != main ? "cleaners (forked children)" : tid == main ? "loop thread" : "other broker threads"
+                by[who]++
+                if (who != "loop thread")
+                        next
+                m++
+                dso = l[2]; sub(/.*\(/, "", dso); sub(/\).*/, "", dso); sub(/.*\//, "", dso)
+                lib[dso]++
+                if (dso !~ /kernel.kallsyms/)
+                        next
+                k = "other kernel"
+                if (l[2] ~ / (finish_task_switch|__schedule)/)
+                        k = "a context switch (preempted, often by a client it woke)"
+                for (i = 2; i <= nl && k == "other kernel"; i++)
+                        if (match(l[i], /(__x64_sys_|__do_sys_|__sys_)[a-z0-9_]+|asm_exc_page_fault|asm_common_interrupt|asm_sysvec_[a-z_]+/)) {
+                                k = substr(l[i], RSTART, RLENGTH); sub(/^__(x64_|do_)?sys_/, "", k); sub(/^asm_(common_interrupt|sysvec_).*/, "interrupts", k); break
+                        }
+                if (k == "asm_exc_page_fault") {
+                        k = "page fault"
+                        for (i = 2; i <= nl; i++)
+                                if (l[i] ~ /do_wp_page|wp_page_copy/) {
+                                        k = "page fault (copy-on-write)"; break
+                                }
+                }
+                sys[k]++
+        }
+        END {
+                for (w in by) printf "%5.1f%% of the samples: %s\n", 100 * by[w] / n, w
+                for (d in lib) printf "loop thread: %5.1f%% in %s\n", 100 * lib[d] / m, d
+                for (k in sys) if (100 * sys[k] / m >= 0.5) printf "loop thread: %5.1f%% in the kernel under %s\n", 100 * sys[k] / m, k
+        }' | sort -t: -k1,1 -k2,2rn
+        ;;
 pam)
         n=${3:-300}
         "$build/tests/bench/bench-pam" "$build" "$dir/run/agentid.sock" "$dir/run/nss/agents.cache" "$n" | head -n 1
@@ -91,7 +141,7 @@ pam)
         instructions "$n" "token auth"
         ;;
 *)
-        echo "usage: profile.sh BUILDDIR syscalls|instructions|pam [...]" >&2
+        echo "usage: profile.sh BUILDDIR syscalls|instructions|samples|pam [...]" >&2
         exit 2
         ;;
 esac
