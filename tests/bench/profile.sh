@@ -12,8 +12,9 @@
 #       bench-mint under perf record -g (cpu-clock samples, kernel stacks;
 #       the callgrind mode above needs a valgrind that knows pidfd_open):
 #       where the CPU goes, by process (the broker's loop thread, its other
-#       threads, the cleaners it forks), and for the loop thread by library
-#       and by the system call or fault that the kernel's share ran under.
+#       threads, the cleaners it forks); for the loop thread by library
+#       and by the system call or fault that the kernel's share ran under,
+#       for the cleaners by system call.
 #   profile.sh BUILDDIR pam [N]
 #       bench-pam's agent token auths (N, default 300) against a broker under
 #       callgrind: the broker's instructions per auth (method_stepup is the
@@ -105,10 +106,22 @@ samples)
                 n++
                 who = pid != main ? "cleaners (forked children)" : tid == main ? "loop thread" : "other broker threads"
                 by[who]++
-                if (who != "loop thread")
+                if (who == "other broker threads")
                         next
-                m++
                 dso = l[2]; sub(/.*\(/, "", dso); sub(/\).*/, "", dso); sub(/.*\//, "", dso)
+                if (who == "cleaners (forked children)") {
+                        c = "user space"
+                        for (i = 2; i <= nl && dso ~ /kernel.kallsyms/; i++)
+                                if (match(l[i], /(__x64_sys_|__do_sys_|__sys_)[a-z0-9_]+/)) {
+                                        c = substr(l[i], RSTART, RLENGTH); sub(/^__(x64_|do_)?sys_/, "", c); break
+                                }
+                        if (c == "user space" && dso ~ /kernel.kallsyms/)
+                                c = "other kernel"
+                        cl[c]++
+                        cn++
+                        next
+                }
+                m++
                 lib[dso]++
                 if (dso !~ /kernel.kallsyms/)
                         next
@@ -130,8 +143,9 @@ samples)
         }
         END {
                 for (w in by) printf "%5.1f%% of the samples: %s\n", 100 * by[w] / n, w
-                for (d in lib) printf "loop thread: %5.1f%% in %s\n", 100 * lib[d] / m, d
+                for (d in lib) if (d != "" && 100 * lib[d] / m >= 0.1) printf "loop thread: %5.1f%% in %s\n", 100 * lib[d] / m, d
                 for (k in sys) if (100 * sys[k] / m >= 0.5) printf "loop thread: %5.1f%% in the kernel under %s\n", 100 * sys[k] / m, k
+                for (c in cl) if (100 * cl[c] / cn >= 0.5) printf "cleaners: %5.1f%% in %s\n", 100 * cl[c] / cn, c
         }' | sort -t: -k1,1 -k2,2rn
         ;;
 pam)
