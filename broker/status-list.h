@@ -15,7 +15,7 @@ struct broker;
 struct status_list {
         uint64_t capacity;        /* indices the published list covers */
         uint64_t published_usec;  /* when it was last signed, 0: never */
-        bool due;                 /* agents ended in this turn: publish after its commit */
+        bool due;                 /* agents ended in this turn: publish at its end */
 };
 
 /* Sign and write the list now (nothing when discovery is off). Called at

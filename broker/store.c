@@ -328,8 +328,6 @@ int store_open(const char *path, struct store **ret) {
          * reads them. Only possible before SQLite initialises: later
          * calls fail harmlessly. */
         (void) sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-        /* The database (and its -wal and -shm, which SQLite creates with the
-         * database's mode) is the broker's alone: 0600. */
         /* Each request's writes run in a savepoint inside the turn's
          * transaction; SQLite keeps a copy of every page a savepoint
          * changes, to roll it back alone. Past 64 KiB (SQLite's default)
@@ -341,6 +339,8 @@ int store_open(const char *path, struct store **ret) {
          * refused (harmlessly) once SQLite is initialized: the broker's
          * store is opened before anything else uses SQLite. */
         (void) sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, STORE_SAVEPOINT_JOURNAL_MEMORY);
+        /* The database (and its -wal and -shm, which SQLite creates with the
+         * database's mode) is the broker's alone: 0600. */
         old_umask = umask(0077);
         /* Appends to the WAL gathered into one write per commit
          * (wal-batch.h); it relies on synchronous = FULL, set below. */
