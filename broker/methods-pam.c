@@ -172,26 +172,24 @@ int method_stepup(struct broker *b, struct conn *conn, json_t *params, struct re
                 return -EPROTO;
 
         if (token) {
-                /* Exactly VerifyToken's checks (and its deny events). */
+                /* Exactly VerifyToken's checks (and its deny events), without
+                 * the reply VerifyToken would build: only whose it is counts. */
                 json_t *vp = json_pack("{s:s}", "token", token), *aud = json_object_get(params, "audience");
-                const char *sub = NULL;
+                struct identity sub;
                 if (!vp)
                         return reply_fail(reply, AGENTID_ERROR_INTERNAL, "out of memory");
                 if (aud)
                         json_object_set(vp, "audience", aud);
-                r = method_verify_token(b, c, vp, reply);
+                r = token_verify(b, c, vp, &i, &sub, reply);
                 json_decref(vp);
                 if (r < 0)
                         return -EPROTO;
-                (void) json_get_string(reply->parameters, "agent", &sub);
-                if (!sub || !streq(sub, i.name)) {
+                if (!streq(sub.name, i.name)) {
                         snprintf(detail, sizeof(detail), "%s login as %s refused: the token is %s's", service, i.name,
-                                 sub ? sub : "nobody's");
+                                 sub.name);
                         broker_record_denial(b, c, i.name, i.template_name, detail);
                         return reply_fail(reply, AGENTID_ERROR_PERMISSION_DENIED, "%s", detail);
                 }
-                json_decref(reply->parameters);
-                reply->parameters = NULL;
         }
 
         t = template_set_find(&b->templates, i.template_name);

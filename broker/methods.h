@@ -11,6 +11,7 @@
 struct broker;
 struct caller;
 struct conn;
+struct identity;
 struct reply;
 
 enum method_flags {
@@ -64,6 +65,11 @@ method_conn_fn method_run, method_signal, method_run_attach;
 /* methods-token.c (docs/tokens.md) */
 method_fn method_issue_token, method_verify_token, method_jwks, method_rotate_keys, method_issue_grant,
         method_redeem_grant;
+/* VerifyToken's checks (and deny events) on params {token, audience}, for
+ * StepUp: no reply built on success (*ret_i is the token's agent), and
+ * known, when the token turns out to be its, is not looked up again. */
+int token_verify(struct broker *b, const struct caller *c, json_t *params, const struct identity *known,
+                 struct identity *ret_i, struct reply *reply);
 /* methods-audit.c (docs/audit.md) */
 method_fn method_audit, method_audit_prune;
 /* methods-pam.c (docs/pam.md) */

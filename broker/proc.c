@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -68,8 +69,40 @@ int proc_scan(bool (*fn)(void *userdata, const unsigned long ids[3], bool zombie
         return stopped;
 }
 
+/* PIDFD_GET_INFO (Linux 6.13, <linux/pidfd.h>; Debian 12's headers
+ * predate it): the first version of the kernel's struct, 64 bytes. */
+struct pidfd_info_v0 {
+        uint64_t mask;
+        uint64_t cgroupid;
+        uint32_t pid, tgid, ppid;
+        uint32_t ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+        uint32_t spare0[1];
+};
+#define PIDFD_INFO_CREDS_ (1U << 1)
+#define PIDFD_GET_INFO_ _IOWR(0xFF, 11, struct pidfd_info_v0)
+
+int64_t proc_real_uid_pidfd(int pidfd) {
+        struct pidfd_info_v0 info = { .mask = PIDFD_INFO_CREDS_ };
+
+        if (ioctl(pidfd, PIDFD_GET_INFO_, &info) < 0)
+                return errno == ESRCH ? -ESRCH : -EOPNOTSUPP;
+        if (!(info.mask & PIDFD_INFO_CREDS_))
+                return -EOPNOTSUPP;
+        return (int64_t) info.ruid;
+}
+
 int64_t proc_real_uid_pinned(pid_t pid, int pidfd) {
-        int64_t ruid = proc_real_uid(pid);
+        int64_t ruid;
+
+        /* One ioctl on the process itself rather than the kernel formatting
+         * its whole /proc status (about a third of the StepUp handler's time
+         * in a perf profile): no pid that could be reused meanwhile. */
+        if (pidfd >= 0) {
+                ruid = proc_real_uid_pidfd(pidfd);
+                if (ruid >= 0 || ruid == -ESRCH)
+                        return ruid >= 0 ? ruid : -1;
+        }
+        ruid = proc_real_uid(pid);
 
         if (ruid >= 0 && pidfd >= 0 && syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
                 return -1; /* exited: the pid may be someone else's now */

@@ -17,8 +17,15 @@ int64_t proc_real_uid(pid_t pid);
  * live process keeps its pid, so what was read was its own), else -1.
  * Without a pidfd (SO_PEERPIDFD needs Linux 6.5) there is a window: if the
  * process exits and its pid is reused by a process of another uid before
- * the read, the read answers for the newcomer (docs/pam.md). */
+ * the read, the read answers for the newcomer (docs/pam.md). On Linux
+ * 6.13 and later the kernel answers for the pidfd's own process directly
+ * (proc_real_uid_pidfd), and /proc is not read. */
 int64_t proc_real_uid_pinned(pid_t pid, int pidfd);
+
+/* The real uid of the process pidfd refers to, from the kernel
+ * (PIDFD_GET_INFO, Linux 6.13): -ESRCH once it is reaped, -EOPNOTSUPP on
+ * older kernels (proc_real_uid_pinned then reads /proc). */
+int64_t proc_real_uid_pidfd(int pidfd);
 
 /* Call fn for every process but this one with its real, effective and saved
  * uid and whether it is a zombie, until fn returns true. A process that

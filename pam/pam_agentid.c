@@ -140,6 +140,14 @@ static pthread_mutex_t map_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct nss_cache_map map;
 static char map_path[256];
 
+/* libpam unloads the module at pam_end (dlclose): the mapping goes with
+ * it, or a process that runs many PAM handles (a display manager, a
+ * test's loop) would keep one stale mapping of the cache per handle. */
+__attribute__((destructor)) static void unmap_cache(void) {
+        if (map.base)
+                nss_cache_map_close(&map);
+}
+
 /* 1 and *e filled for a live agent, 0 for anyone else (also when there is
  * no readable cache: then no agent can be resolved by NSS either, so none
  * can log in or run sudo, and humans must pass untouched). */
