@@ -49,6 +49,8 @@
 /* Set when this handle's agent stepped up (auth phase, or account phase
  * when auth was skipped), so that it is asked once. */
 #define DATA_STEPPED "agentid-stepped"
+/* The connection to the broker this handle asks on (struct conn_data). */
+#define DATA_CONN "agentid-conn"
 
 enum mode {
         MODE_DEFAULT, /* step-up services: the template's rule; others: token */
@@ -209,6 +211,82 @@ static int call(const struct args *a, int *fd, const char *method, json_t *param
         return 0;
 }
 
+/* ---- one connection per PAM handle ---------------------------------------
+ * sshd and sudo run auth, account and session open on one handle moments
+ * apart. A new connection for each costs a connect (with the socket set-up,
+ * about a fifth of an agent's auth on the test machine) and, at its close, a
+ * wake-up of the broker. So the connection made first is kept in the
+ * handle's data and used by the next phases; pam_end closes it, and so does
+ * a session's open (no connection is held while a session lasts). The
+ * broker knows the caller as the process that connected (SO_PEERCRED,
+ * pidfd): the same process that runs the later phases. */
+
+struct conn_data {
+        int fd;
+};
+
+static void conn_data_free(pam_handle_t *pamh, void *data, int status) {
+        struct conn_data *d = data;
+        (void) pamh;
+        (void) status;
+        if (d->fd >= 0)
+                close(d->fd); /* also in a forked child ending its copy of the handle: only its copy */
+        free(d);
+}
+
+static int conn_get(pam_handle_t *pamh) {
+        const void *d = NULL;
+        if (pam_get_data(pamh, DATA_CONN, &d) != PAM_SUCCESS || !d)
+                return -1;
+        return ((const struct conn_data *) d)->fd;
+}
+
+/* Forget (and close) the handle's connection. */
+static void conn_drop(pam_handle_t *pamh) {
+        (void) pam_set_data(pamh, DATA_CONN, NULL, NULL);
+}
+
+static void conn_keep(pam_handle_t *pamh, int fd) {
+        struct conn_data *d = malloc(sizeof(*d));
+        if (!d) {
+                close(fd);
+                return;
+        }
+        d->fd = fd;
+        if (pam_set_data(pamh, DATA_CONN, d, conn_data_free) != PAM_SUCCESS) {
+                close(fd);
+                free(d);
+        }
+}
+
+/* call() on the handle's connection, made when there is none. A transport
+ * failure drops the connection (it may be mid-frame); when it was an old
+ * one that the broker closed meanwhile (a restart between two phases), the
+ * request is made once more on a new one. */
+static int ask(pam_handle_t *pamh, const struct args *a, const char *method, json_t *params, int timeout_ms,
+               struct call_result *r) {
+        int fd = conn_get(pamh), e;
+        bool reused = fd >= 0;
+
+        e = call(a, &fd, method, params, timeout_ms, r);
+        if (e < 0 && reused && (e == -EPIPE || e == -ECONNRESET)) {
+                conn_drop(pamh);
+                fd = -1;
+                reused = false;
+                e = call(a, &fd, method, params, timeout_ms, r);
+        }
+        if (e < 0) {
+                if (reused)
+                        conn_drop(pamh);
+                else if (fd >= 0)
+                        close(fd);
+                return e;
+        }
+        if (!reused)
+                conn_keep(pamh, fd);
+        return 0;
+}
+
 static void say_unreachable(pam_handle_t *pamh, const struct args *a, int e) {
         pam_syslog(pamh, LOG_ERR, "agentid broker at %s unreachable: %s; agents fail closed",
                    agentid_socket_path(a->socket), strerror(-e));
@@ -301,7 +379,7 @@ static int ask_token(pam_handle_t *pamh, const char *user, char **ret) {
         return PAM_SUCCESS;
 }
 
-static int wait_for_decision(pam_handle_t *pamh, const struct args *a, int fd, const char *id, uint64_t expires_usec) {
+static int wait_for_decision(pam_handle_t *pamh, const struct args *a, const char *id, uint64_t expires_usec) {
         struct call_result res;
         json_t *p = json_pack("{s:s}", "id", id);
         const char *decision = NULL, *reason = NULL;
@@ -313,7 +391,7 @@ static int wait_for_decision(pam_handle_t *pamh, const struct args *a, int fd, c
                 return PAM_BUF_ERR;
         if (wait_ms > (int64_t) a->approval_timeout_s * 1000 + 1000)
                 wait_ms = (int64_t) a->approval_timeout_s * 1000 + 1000;
-        e = call(a, &fd, AGENTID_METHOD_STEP_UP_WAIT, p, (int) wait_ms, &res);
+        e = ask(pamh, a, AGENTID_METHOD_STEP_UP_WAIT, p, (int) wait_ms, &res);
         json_decref(p);
         if (e == -ETIMEDOUT) {
                 pam_error(pamh, "agentid: request %s expired without a decision (waited %" PRIu64 "s); refused", id,
@@ -355,7 +433,6 @@ static int wait_for_decision(pam_handle_t *pamh, const struct args *a, int fd, c
 static int step_up(pam_handle_t *pamh, const struct args *a, const char *user, const char *service,
                    enum mode mode) {
         const char *decision = NULL, *id = NULL;
-        _cleanup_close_ int fd = -1;
         _cleanup_free_ char *token = NULL;
         struct call_result res = {};
         char audience[AGENTID_SERVICE_MAX + 8];
@@ -380,7 +457,7 @@ static int step_up(pam_handle_t *pamh, const struct args *a, const char *user, c
                 json_object_set_new(p, "rule", json_string(mode == MODE_DENY      ? "deny"
                                                            : mode == MODE_APPROVE ? "approve"
                                                                                   : "allow"));
-        r = call(a, &fd, AGENTID_METHOD_STEP_UP, p, a->timeout_ms, &res);
+        r = ask(pamh, a, AGENTID_METHOD_STEP_UP, p, a->timeout_ms, &res);
         json_decref(p);
         if (token)
                 explicit_bzero(token, strlen(token));
@@ -415,7 +492,7 @@ static int step_up(pam_handle_t *pamh, const struct args *a, const char *user, c
                                "\"agentctl approve %s\"); waiting up to %" PRIu64 "s",
                          service, idbuf, idbuf, a->approval_timeout_s);
                 pam_syslog(pamh, LOG_NOTICE, "%s for %s held for approval: request %s", service, user, idbuf);
-                rc = wait_for_decision(pamh, a, fd, idbuf, expires);
+                rc = wait_for_decision(pamh, a, idbuf, expires);
         }
         return rc;
 }
@@ -475,7 +552,6 @@ EXPORT int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char 
         const char *user = NULL, *service;
         const void *stepped = NULL, *final = NULL;
         enum mode mode;
-        _cleanup_close_ int fd = -1;
         struct call_result res;
         json_t *p;
         int r, rc;
@@ -488,7 +564,7 @@ EXPORT int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char 
         p = json_pack("{s:s, s:o}", "agent", user, "service", text(service, AGENTID_SERVICE_MAX));
         if (!p)
                 return PAM_BUF_ERR;
-        r = call(&a, &fd, AGENTID_METHOD_PAM_ACCOUNT, p, a.timeout_ms, &res);
+        r = ask(pamh, &a, AGENTID_METHOD_PAM_ACCOUNT, p, a.timeout_ms, &res);
         json_decref(p);
         if (r < 0) {
                 say_unreachable(pamh, &a, r);
@@ -528,7 +604,6 @@ EXPORT int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const ch
         struct nss_cache_entry e;
         struct args a;
         const char *user = NULL;
-        _cleanup_close_ int fd = -1;
         struct call_result res;
         uint64_t session = 0;
         char *v = NULL;
@@ -545,8 +620,9 @@ EXPORT int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const ch
                       text(item(pamh, PAM_RHOST), AGENTID_RHOST_MAX));
         if (!p)
                 return PAM_BUF_ERR;
-        r = call(&a, &fd, AGENTID_METHOD_SESSION_OPEN, p, a.timeout_ms, &res);
+        r = ask(pamh, &a, AGENTID_METHOD_SESSION_OPEN, p, a.timeout_ms, &res);
         json_decref(p);
+        conn_drop(pamh); /* not held while the session lasts */
         if (r < 0) {
                 say_unreachable(pamh, &a, r);
                 return PAM_SESSION_ERR;
@@ -573,7 +649,6 @@ EXPORT int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const c
         struct args a;
         const char *user = NULL;
         const void *session = NULL;
-        _cleanup_close_ int fd = -1;
         struct call_result res;
         json_t *p;
         int r;
@@ -589,7 +664,7 @@ EXPORT int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const c
         p = json_pack("{s:s, s:I}", "agent", user, "session", (json_int_t) strtoll(session, NULL, 10));
         if (!p)
                 return PAM_BUF_ERR;
-        r = call(&a, &fd, AGENTID_METHOD_SESSION_CLOSE, p, a.timeout_ms, &res);
+        r = ask(pamh, &a, AGENTID_METHOD_SESSION_CLOSE, p, a.timeout_ms, &res);
         json_decref(p);
         if (r < 0) {
                 say_unreachable(pamh, &a, r);

@@ -6,6 +6,9 @@
  *   - an agent's token auth: stack "auth required pam_agentid.so"; the
  *     module's time is the whole call (libpam's own share is the human
  *     baseline below, well under a microsecond);
+ *   - an agent's login as sshd runs it before the session: authenticate,
+ *     acct_mgmt and pam_end, timed together (the module keeps one
+ *     connection per handle: pam_end closes it);
  *   - a human (root, no agent): "pam_agentid.so + pam_permit.so" against
  *     "pam_permit.so" alone; the difference is what the module adds.
  * Run as root against a broker (scripts/bench starts one).
@@ -66,6 +69,32 @@ static int run(const char *confdir, const char *service, const char *user, int e
                 pam_end(h, rc);
                 if (rc != expect) {
                         fprintf(stderr, "%s: pam_authenticate for %s: %s\n", service, user, pam_strerror(NULL, rc));
+                        return -1;
+                }
+        }
+        qsort(t, (size_t) n, sizeof(*t), cmp);
+        return 0;
+}
+
+/* Times of n logins as sshd runs them before the session: pam_start,
+ * then timed: pam_authenticate, pam_acct_mgmt and pam_end (which closes
+ * what the handle still holds). */
+static int run_login(const char *confdir, const char *service, const char *user, uint64_t *t, int n) {
+        struct pam_conv c = { conv, NULL };
+        for (int k = 0; k < n; k++) {
+                pam_handle_t *h = NULL;
+                uint64_t t0;
+                int rc;
+                if (pam_start_confdir(service, user, &c, confdir, &h) != PAM_SUCCESS)
+                        return -1;
+                t0 = now_ns();
+                rc = pam_authenticate(h, 0);
+                if (rc == PAM_SUCCESS)
+                        rc = pam_acct_mgmt(h, 0);
+                pam_end(h, rc);
+                t[k] = now_ns() - t0;
+                if (rc != PAM_SUCCESS) {
+                        fprintf(stderr, "%s: login of %s: %s\n", service, user, pam_strerror(NULL, rc));
                         return -1;
                 }
         }
@@ -137,6 +166,7 @@ int main(int argc, char **argv) {
         snprintf(path, sizeof(path), "%s/bench-pam", confdir);
         f = fopen(path, "w");
         fprintf(f, "auth required %s/.libs/pam_agentid.so socket=%s cache=%s\n", argv[1], sock, cache);
+        fprintf(f, "account required %s/.libs/pam_agentid.so socket=%s cache=%s\n", argv[1], sock, cache);
         fclose(f);
         snprintf(path, sizeof(path), "%s/bench-with", confdir);
         f = fopen(path, "w");
@@ -173,6 +203,11 @@ int main(int argc, char **argv) {
                "%.2fx at p99\n",
                base[n / 2] / 1000.0, base[n * 99 / 100] / 1000.0, (double) t[n / 2] / (double) base[n / 2],
                (double) t[n * 99 / 100] / (double) base[n * 99 / 100]);
+        if (run_login(confdir, "bench-pam", name, t, n) < 0)
+                return 1;
+        printf("agent login, authenticate + acct_mgmt + pam_end (sshd's calls before the session): p50 %.1f us, "
+               "p99 %.1f us\n",
+               t[n / 2] / 1000.0, t[n * 99 / 100] / 1000.0);
         if (run(confdir, "bench-without", "root", PAM_SUCCESS, base, n) < 0 ||
             run(confdir, "bench-with", "root", PAM_SUCCESS, t, n) < 0)
                 return 1;
