@@ -4,7 +4,8 @@
 # humans ignored with the broker up or down, an agent's token accepted for
 # auth/account/session, bad tokens and other audiences refused, fail closed
 # without a broker, a silent broker bounded by timeout=, service_rule=deny,
-# unknown arguments ignored.
+# unknown arguments ignored, a connection the broker closed between two
+# phases replaced by a new one.
 source "$(dirname "$0")/lib.sh"
 TEST_PAM="$top_builddir/tests/unit/test-pam"
 MODULE="$top_builddir/.libs/pam_agentid.so"
@@ -13,7 +14,9 @@ WRAPPER=$(pkg-config --variable=libdir pam_wrapper 2>/dev/null)/libpam_wrapper.s
 [[ -e $WRAPPER ]] || WRAPPER=/usr/lib/x86_64-linux-gnu/libpam_wrapper.so
 [[ -e $WRAPPER ]] || { echo "SKIP: no libpam_wrapper.so"; exit 77; }
 
-write_config </dev/null
+# A short idle_timeout: the broker closes the module's connection between
+# two phases of one handle (test_connection_closed_between_phases).
+echo "idle_timeout = 1s" | write_config
 cat >"$TEST_DIR/etc/templates.d/pamtest.conf" <<'T'
 [template]
 name = pamtest
@@ -53,7 +56,7 @@ service agentid-audience socket="$AGENTID_SOCKET" cache="$cache" audience=mcp://
 service agentid-silent socket="$TEST_DIR/pamtest/silent.sock" cache="$cache" timeout=300ms
 
 before_open=$(count_events session-open)
-AGENTID_TEST_AGENT=$agent AGENTID_TEST_TOKEN=$token AGENTID_TEST_DIR="$TEST_DIR/pamtest" \
+AGENTID_TEST_AGENT=$agent AGENTID_TEST_TOKEN=$token AGENTID_TEST_DIR="$TEST_DIR/pamtest" AGENTID_TEST_IDLE_MS=1000 \
         PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$TEST_DIR/pam.d" LD_PRELOAD="$WRAPPER" \
         "$TEST_PAM" || fail "libpamtest cases failed"
 # Again under valgrind's memcheck: the module in every group, no memory

@@ -124,6 +124,39 @@ static void test_timeout_bounds_a_silent_broker(void **state) {
                 fail_msg("a silent broker held the login for %.2fs", elapsed);
 }
 
+static int answer_token(int n, const struct pam_message **msg, struct pam_response **resp, void *data) {
+        struct pam_response *r = calloc((size_t) n, sizeof(*r));
+        (void) data;
+        if (!r)
+                return PAM_BUF_ERR;
+        for (int k = 0; k < n; k++)
+                if (msg[k]->msg_style == PAM_PROMPT_ECHO_OFF)
+                        r[k].resp = strdup(token);
+        *resp = r;
+        return PAM_SUCCESS;
+}
+
+/* The module asks on one connection per PAM handle. When the broker has
+ * closed it between two phases (idle_timeout, as here, or a restart), the
+ * next phase asks again on a new one rather than failing the agent. */
+static void test_connection_closed_between_phases(void **state) {
+        struct pam_conv conv = { answer_token, NULL };
+        const char *idle = getenv("AGENTID_TEST_IDLE_MS");
+        pam_handle_t *h = NULL;
+        int rc;
+
+        (void) state;
+        if (!idle)
+                skip();
+        assert_int_equal(pam_start("agentid-test", agent, &conv, &h), PAM_SUCCESS);
+        assert_int_equal(pam_authenticate(h, 0), PAM_SUCCESS);
+        /* The broker closes idle connections within half their timeout. */
+        usleep((useconds_t) (atoi(idle) * 2 * 1000));
+        rc = pam_acct_mgmt(h, 0);
+        pam_end(h, rc);
+        assert_int_equal(rc, PAM_SUCCESS);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_human_is_ignored),
@@ -133,6 +166,7 @@ int main(void) {
                 cmocka_unit_test(test_service_rule_deny),
                 cmocka_unit_test(test_debug_and_unknown_arguments),
                 cmocka_unit_test(test_timeout_bounds_a_silent_broker),
+                cmocka_unit_test(test_connection_closed_between_phases),
         };
         return cmocka_run_group_tests(tests, setup, NULL);
 }
