@@ -11,7 +11,9 @@
  *     connection per handle: pam_end closes it);
  *   - a human (root, no agent): "pam_agentid.so + pam_permit.so" against
  *     "pam_permit.so" alone; the difference is what the module adds.
- * Run as root against a broker (scripts/bench starts one).
+ * Run as root against a broker (scripts/bench starts one). With a fifth
+ * argument "auth", only the agent's token auths run (N of them, nothing
+ * else: tests/bench/profile.sh counts the broker's work per auth).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -119,7 +121,7 @@ int main(int argc, char **argv) {
         FILE *f;
 
         if (argc < 4) {
-                fprintf(stderr, "usage: %s BUILDDIR SOCKET CACHE [N]\n", argv[0]);
+                fprintf(stderr, "usage: %s BUILDDIR SOCKET CACHE [N [auth]]\n", argv[0]);
                 return 2;
         }
         sock = argv[2];
@@ -179,6 +181,15 @@ int main(int argc, char **argv) {
         fprintf(f, "auth required pam_permit.so\n");
         fclose(f);
 
+        if (argc > 5 && streq(argv[5], "auth")) {
+                if (run(confdir, "bench-pam", name, PAM_SUCCESS, t, n) < 0)
+                        return 1;
+                printf("agent token auth (connect + verify + rule), module time: p50 %.1f us, p99 %.1f us (%d auths, "
+                       "nothing else)\n",
+                       t[n / 2] / 1000.0, t[n * 99 / 100] / 1000.0, n);
+                goto out;
+        }
+
         /* The floor of any design that asks the broker: a new connection
          * and one small request (Status), measured the same way. */
         for (int k = 0; k < n; k++) {
@@ -218,6 +229,7 @@ int main(int argc, char **argv) {
                ((double) t[n * 99 / 100] - (double) base[n * 99 / 100]) / 1000.0);
         printf("ratio: human auth with pam_agentid = %.2fx pam_permit alone at p50\n",
                (double) t[n / 2] / (double) base[n / 2]);
+out:
         for (const char *const *s = (const char *const[]) { "bench-pam", "bench-with", "bench-without", NULL }; *s;
              s++) {
                 snprintf(path, sizeof(path), "%s/%s", confdir, *s);

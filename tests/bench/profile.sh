@@ -16,9 +16,12 @@
 #       and by the system call or fault that the kernel's share ran under,
 #       for the cleaners by system call.
 #   profile.sh BUILDDIR pam [N]
-#       bench-pam's agent token auths (N, default 300) against a broker under
-#       callgrind: the broker's instructions per auth (method_stepup is the
-#       auth itself; server_run also holds bench-pam's Status baseline).
+#       N (default 3000) agent token auths through bench-pam and nothing
+#       else; per auth: the CPU time, context switches and syscalls of the
+#       broker's main thread (which answers; perf's counters), the CPU time of
+#       bench-pam (pam_start and pam_end included, which load and unload
+#       the module for each handle). Not under callgrind: valgrind does not
+#       know pidfd_open, which the broker needs.
 # Root; each broker runs in a temporary directory.
 set -euo pipefail
 build=$(cd "$1" && pwd)
@@ -34,7 +37,7 @@ printf '[template]\nname = bench\nttl = 10m\ninvokers = root\nssh = allow\n' >"$
 broker=
 trap '[[ -n $broker ]] && kill $broker 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
 wrap=()
-[[ $what == instructions || $what == pam ]] &&
+[[ $what == instructions ]] &&
         wrap=(valgrind --tool=callgrind --callgrind-out-file="$dir/callgrind.out")
 "${wrap[@]}" "$build/agentidd" --config "$dir/etc/agentid.conf" --state-dir "$dir/state" \
         --runtime-dir "$dir/run" 2>"$dir/broker.log" &
@@ -149,10 +152,26 @@ samples)
         }' | sort -t: -k1,1 -k2,2rn
         ;;
 pam)
-        n=${3:-300}
-        "$build/tests/bench/bench-pam" "$build" "$dir/run/agentid.sock" "$dir/run/nss/agents.cache" "$n" | head -n 1
-        # server_run also counts bench-pam's baseline: one Status call per auth.
-        instructions "$n" "token auth"
+        n=${3:-3000}
+        events=task-clock,context-switches
+        for s in accept4 getsockopt epoll_wait epoll_ctl recvmsg sendto openat read ioctl close fcntl pwrite64 fdatasync; do
+                events+=,syscalls:sys_enter_$s
+        done
+        perf stat -x, -t "$broker" -e "$events" -o "$dir/perf.txt" &
+        perf=$!
+        sleep 0.2
+        out=$( { /usr/bin/time -f "client: user %U s, system %S s" "$build/tests/bench/bench-pam" "$build" \
+                "$dir/run/agentid.sock" "$dir/run/nss/agents.cache" "$n" auth; } 2>&1)
+        kill -INT "$perf"
+        wait "$perf" || true
+        echo "$out"
+        # The mint and the token's issue before the auths are in the counts: 2 of N + 2 requests.
+        awk -F, -v n="$n" '$1 !~ /^#/ && NF > 2 && $1 ~ /^[0-9.]+$/ {
+                name = $3; sub("syscalls:sys_enter_", "", name)
+                if (name == "task-clock") printf "%-18s %8.1f us per auth\n", "broker main thread CPU", $1 * 1000 / n
+                else printf "%-18s %8.2f per auth\n", name, $1 / n }' "$dir/perf.txt"
+        sed -n 's/^client: user \([0-9.]*\) s, system \([0-9.]*\) s/\1 \2/p' <<<"$out" |
+                awk -v n="$n" '{ printf "bench-pam CPU      %8.1f us user + %.1f us system per auth (pam_start and pam_end included)\n", $1 / n * 1e6, $2 / n * 1e6 }'
         ;;
 *)
         echo "usage: profile.sh BUILDDIR syscalls|instructions|samples|pam [...]" >&2
