@@ -213,9 +213,9 @@ static int call(const struct args *a, int *fd, const char *method, json_t *param
 
 /* ---- one connection per PAM handle ---------------------------------------
  * sshd and sudo run auth, account and session open on one handle moments
- * apart. A new connection for each costs a connect (with the socket set-up,
- * about a fifth of an agent's auth on the test machine) and, at its close, a
- * wake-up of the broker. So the connection made first is kept in the
+ * apart. A new connection for each costs a socket and its connect (after
+ * the round trip itself, the largest part of the module's own time) and, at
+ * its close, a wake-up of the broker. So the connection made first is kept in the
  * handle's data and used by the next phases; pam_end closes it, and so does
  * a session's open (no connection is held while a session lasts). The
  * broker knows the caller as the process that connected (SO_PEERCRED,
