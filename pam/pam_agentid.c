@@ -223,6 +223,7 @@ static int call(const struct args *a, int *fd, const char *method, json_t *param
 
 struct conn_data {
         int fd;
+        char path[108]; /* the socket it is connected to (sun_path's size) */
 };
 
 static void conn_data_free(pam_handle_t *pamh, void *data, int status) {
@@ -234,10 +235,17 @@ static void conn_data_free(pam_handle_t *pamh, void *data, int status) {
         free(d);
 }
 
-static int conn_get(pam_handle_t *pamh) {
+/* The handle's connection to path, or -1. One to another socket (a stack
+ * whose lines name different ones) is closed: each phase asks the broker
+ * its own line names. */
+static int conn_get(pam_handle_t *pamh, const char *path) {
         const void *d = NULL;
         if (pam_get_data(pamh, DATA_CONN, &d) != PAM_SUCCESS || !d)
                 return -1;
+        if (!streq(((const struct conn_data *) d)->path, path)) {
+                (void) pam_set_data(pamh, DATA_CONN, NULL, NULL);
+                return -1;
+        }
         return ((const struct conn_data *) d)->fd;
 }
 
@@ -246,13 +254,14 @@ static void conn_drop(pam_handle_t *pamh) {
         (void) pam_set_data(pamh, DATA_CONN, NULL, NULL);
 }
 
-static void conn_keep(pam_handle_t *pamh, int fd) {
+static void conn_keep(pam_handle_t *pamh, int fd, const char *path) {
         struct conn_data *d = malloc(sizeof(*d));
         if (!d) {
                 close(fd);
                 return;
         }
         d->fd = fd;
+        snprintf(d->path, sizeof(d->path), "%s", path);
         if (pam_set_data(pamh, DATA_CONN, d, conn_data_free) != PAM_SUCCESS) {
                 close(fd);
                 free(d);
@@ -265,7 +274,8 @@ static void conn_keep(pam_handle_t *pamh, int fd) {
  * request is made once more on a new one. */
 static int ask(pam_handle_t *pamh, const struct args *a, const char *method, json_t *params, int timeout_ms,
                struct call_result *r) {
-        int fd = conn_get(pamh), e;
+        const char *path = agentid_socket_path(a->socket);
+        int fd = conn_get(pamh, path), e;
         bool reused = fd >= 0;
 
         e = call(a, &fd, method, params, timeout_ms, r);
@@ -283,7 +293,7 @@ static int ask(pam_handle_t *pamh, const struct args *a, const char *method, jso
                 return e;
         }
         if (!reused)
-                conn_keep(pamh, fd);
+                conn_keep(pamh, fd, path);
         return 0;
 }
 
