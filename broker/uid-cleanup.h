@@ -48,7 +48,7 @@ void uid_cleanup_start(struct broker *b, const struct uid_cleanup *jobs, size_t 
 /* The event loop is up: start what was queued before it. */
 void uid_cleanup_attach(struct broker *b);
 
-/* epoll: a cleaner's pidfd is readable. */
+/* epoll: a cleaner's pidfd (it exited) or result pipe is readable. */
 void uid_cleanup_on_pidfd(struct broker *b, void *watch);
 
 /* Shutdown: wait (bounded) for running cleaners, then forget them. */
