@@ -233,7 +233,11 @@ static int lookup_name(const char *name, struct nss_cache_entry *e) {
         r = map_acquire();
         if (r < 0)
                 return -ENODEV;
-        r = nss_cache_lookup_name(&map, name, nss_cache_now_usec(), e);
+        /* Most names asked for are no agent's: refused on the file's name
+         * prefix before the clock is read (a third of the module's time
+         * for such a name; docs/performance.md). */
+        r = nss_cache_name_plausible(&map, name) ? nss_cache_lookup_name(&map, name, nss_cache_now_usec(), e)
+                                                 : -ENOENT;
         map_release();
         return r;
 }
@@ -246,8 +250,9 @@ static int lookup_id(uint32_t id, struct nss_cache_entry *e) {
         r = map_acquire();
         if (r < 0)
                 return -ENODEV;
-        /* The file's own range is checked first thing inside. */
-        r = nss_cache_lookup_uid(&map, id, nss_cache_now_usec(), e);
+        /* The file's own range, before the clock is read. */
+        r = id >= map.hdr.uid_min && id <= map.hdr.uid_max ? nss_cache_lookup_uid(&map, id, nss_cache_now_usec(), e)
+                                                           : -ENOENT;
         map_release();
         return r;
 }
