@@ -114,7 +114,7 @@ assert_eq "$(sqlite3 "$DB" "SELECT count(*) FROM events WHERE event = 'revoke' A
         "cascade events"
 expect_error "TokenRevoked" "$AGENTCTL" verify "$tok"
 # The child's processes lost their identity: no more tokens.
-expect_error "no live agent" as_agent "$C1_uid" "$AGENTCTL" token
+as_revoked_agent_asks_token "$C1_uid"
 
 # Deeper chains cascade all the way down.
 D_json=$("$AGENTCTL" --json mint --template deep)

@@ -142,6 +142,24 @@ as_agent() {
         setpriv --reuid="$uid" --regid="$uid" --clear-groups -- "$@"
 }
 
+# as_revoked_agent_asks_token UID: a process of a revoked agent's uid asks
+# for a token and must be refused ("no live agent", in $REVOKED_ANSWER).
+# The revoke's cleaner may kill such a process while it asks (that is its
+# job): it then got nothing either, and it asks again once the cleaner is
+# done. A token printed at any try fails the test.
+as_revoked_agent_asks_token() {
+        local try
+        REVOKED_ANSWER=
+        for try in $(seq 1 25); do
+                if REVOKED_ANSWER=$(as_agent "$1" "$AGENTCTL" token 2>&1); then
+                        fail "a revoked agent's process got a token: $REVOKED_ANSWER"
+                fi
+                [[ -n $REVOKED_ANSWER ]] && break
+                sleep 0.2
+        done
+        assert_contains "$REVOKED_ANSWER" "no live agent"
+}
+
 # The parts of a compact JWS: base64url (no padding) to bytes, a segment
 # (1 header, 2 claims, 3 signature), and the decoded header and claims.
 b64url_decode() {

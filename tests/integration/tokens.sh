@@ -207,7 +207,7 @@ expect_error "PermissionDenied" "$AGENTCTL" grant
 "$AGENTCTL" revoke "$A" >/dev/null
 expect_error "io.agentid.TokenRevoked" "$AGENTCTL" verify "$token" --audience mcp://tickets
 assert_contains "$LAST_ERROR" "$A is no longer live"
-expect_error "no live agent" as_agent "$A_uid" "$AGENTCTL" token
+as_revoked_agent_asks_token "$A_uid"
 grant2=$(as_agent "$B_uid" "$AGENTCTL" grant)
 "$AGENTCTL" revoke "$(jq -r .name <<<"$B")" >/dev/null
 expect_error "TokenRevoked" "$AGENTCTL" redeem "$grant2"
