@@ -131,6 +131,9 @@ struct broker {
         /* Root-side cleaners of ended uids (uid-cleanup.c). */
         struct cleaner *cleaners;
         unsigned n_cleaners;
+        /* Ended cleaners whose watches an epoll batch may still name (each
+         * has two): freed after the batch (uid_cleanup_release_ended). */
+        struct cleaner *cleaners_ended;
         unsigned n_sweepers; /* of them, those walking the shared directories */
         /* Queued cleanup jobs: [0] without, [1] with a walk of the shared
          * temporary directories (uid-cleanup.c). */

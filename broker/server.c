@@ -352,6 +352,7 @@ int server_run(struct broker *b) {
                 allocator_new_turn(&b->allocator);
                 for (int batch = 1;; batch++) {
                         dispatch(b, events, n);
+                        uid_cleanup_release_ended(b);
                         if (batch >= TURN_BATCHES_MAX || b->quit)
                                 break;
                         n = epoll_wait(b->epoll_fd, events, (int) ELEMENTSOF(events), 0);

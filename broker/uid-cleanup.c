@@ -560,7 +560,23 @@ static void cleaner_finish(struct broker *b, struct cleaner *c) {
                         finish_job(b, &c->jobs[k], LEFTOVER_UNKNOWN);
         free(c->finished);
         free(c->jobs);
-        free(c);
+        c->finished = NULL;
+        c->jobs = NULL;
+        /* Its other watch may come later in the same epoll batch (its pipe
+         * and its pidfd are both ready when it has just exited): the
+         * dispatcher reads that watch's kind, so the memory outlives the
+         * batch; uid_cleanup_on_pidfd no longer finds it among the
+         * cleaners and ignores it. */
+        c->next = b->cleaners_ended;
+        b->cleaners_ended = c;
+}
+
+void uid_cleanup_release_ended(struct broker *b) {
+        while (b->cleaners_ended) {
+                struct cleaner *c = b->cleaners_ended;
+                b->cleaners_ended = c->next;
+                free(c);
+        }
 }
 
 /* Start queued work if a cleaner may run: a few at once, each taking
@@ -669,4 +685,5 @@ void uid_cleanup_stop_all(struct broker *b) {
                         ;
                 cleaner_finish(b, c);
         }
+        uid_cleanup_release_ended(b);
 }

@@ -54,6 +54,10 @@ void uid_cleanup_on_pidfd(struct broker *b, void *watch);
 /* Shutdown: wait (bounded) for running cleaners, then forget them. */
 void uid_cleanup_stop_all(struct broker *b);
 
+/* Free the cleaners that ended during an epoll batch, once the batch has
+ * been dispatched (their watches may be named in it). */
+void uid_cleanup_release_ended(struct broker *b);
+
 /* One pass, as root: SIGKILL every process whose real, effective or saved
  * uid is uid, through a pidfd checked to still be that process. Returns how
  * many were found (0: none runs), or a negative errno. */
