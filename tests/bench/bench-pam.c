@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <security/pam_appl.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -56,8 +57,12 @@ static int cmp(const void *a, const void *b) {
         return x < y ? -1 : x > y;
 }
 
-/* Times of n pam_authenticate calls (one handle each, as sudo and sshd do). */
-static int run(const char *confdir, const char *service, const char *user, int expect, uint64_t *t, int n) {
+/* Times of n pam_authenticate calls (one handle each, as sudo and sshd
+ * do); with login, of n logins as sshd runs them before the session:
+ * pam_authenticate, pam_acct_mgmt and pam_end (which closes what the handle
+ * still holds), all timed. */
+static int run(const char *confdir, const char *service, const char *user, int expect, bool login, uint64_t *t,
+               int n) {
         struct pam_conv c = { conv, NULL };
         for (int k = 0; k < n; k++) {
                 pam_handle_t *h = NULL;
@@ -67,36 +72,16 @@ static int run(const char *confdir, const char *service, const char *user, int e
                         return -1;
                 t0 = now_ns();
                 rc = pam_authenticate(h, 0);
-                t[k] = now_ns() - t0;
-                pam_end(h, rc);
-                if (rc != expect) {
-                        fprintf(stderr, "%s: pam_authenticate for %s: %s\n", service, user, pam_strerror(NULL, rc));
-                        return -1;
-                }
-        }
-        qsort(t, (size_t) n, sizeof(*t), cmp);
-        return 0;
-}
-
-/* Times of n logins as sshd runs them before the session: pam_start,
- * then timed: pam_authenticate, pam_acct_mgmt and pam_end (which closes
- * what the handle still holds). */
-static int run_login(const char *confdir, const char *service, const char *user, uint64_t *t, int n) {
-        struct pam_conv c = { conv, NULL };
-        for (int k = 0; k < n; k++) {
-                pam_handle_t *h = NULL;
-                uint64_t t0;
-                int rc;
-                if (pam_start_confdir(service, user, &c, confdir, &h) != PAM_SUCCESS)
-                        return -1;
-                t0 = now_ns();
-                rc = pam_authenticate(h, 0);
-                if (rc == PAM_SUCCESS)
+                if (login && rc == PAM_SUCCESS)
                         rc = pam_acct_mgmt(h, 0);
+                if (!login)
+                        t[k] = now_ns() - t0;
                 pam_end(h, rc);
-                t[k] = now_ns() - t0;
-                if (rc != PAM_SUCCESS) {
-                        fprintf(stderr, "%s: login of %s: %s\n", service, user, pam_strerror(NULL, rc));
+                if (login)
+                        t[k] = now_ns() - t0;
+                if (rc != expect) {
+                        fprintf(stderr, "%s: %s of %s: %s\n", service, login ? "login" : "pam_authenticate", user,
+                                pam_strerror(NULL, rc));
                         return -1;
                 }
         }
@@ -182,7 +167,7 @@ int main(int argc, char **argv) {
         fclose(f);
 
         if (argc > 5 && streq(argv[5], "auth")) {
-                if (run(confdir, "bench-pam", name, PAM_SUCCESS, t, n) < 0)
+                if (run(confdir, "bench-pam", name, PAM_SUCCESS, false, t, n) < 0)
                         return 1;
                 printf("agent token auth (connect + verify + rule), module time: p50 %.1f us, p99 %.1f us (%d auths, "
                        "nothing else)\n",
@@ -206,7 +191,7 @@ int main(int argc, char **argv) {
 
         /* Exactly what sshd's auth does for an agent whose template allows
          * ssh (scripts/bench provides the "bench" template). */
-        if (run(confdir, "bench-pam", name, PAM_SUCCESS, t, n) < 0)
+        if (run(confdir, "bench-pam", name, PAM_SUCCESS, false, t, n) < 0)
                 return 1;
         printf("agent token auth (connect + verify + rule), module time: p50 %.1f us, p99 %.1f us (target p99 <= 200 us)\n",
                t[n / 2] / 1000.0, t[n * 99 / 100] / 1000.0);
@@ -214,13 +199,13 @@ int main(int argc, char **argv) {
                "%.2fx at p99\n",
                base[n / 2] / 1000.0, base[n * 99 / 100] / 1000.0, (double) t[n / 2] / (double) base[n / 2],
                (double) t[n * 99 / 100] / (double) base[n * 99 / 100]);
-        if (run_login(confdir, "bench-pam", name, t, n) < 0)
+        if (run(confdir, "bench-pam", name, PAM_SUCCESS, true, t, n) < 0)
                 return 1;
         printf("agent login, authenticate + acct_mgmt + pam_end (sshd's calls before the session): p50 %.1f us, "
                "p99 %.1f us\n",
                t[n / 2] / 1000.0, t[n * 99 / 100] / 1000.0);
-        if (run(confdir, "bench-without", "root", PAM_SUCCESS, base, n) < 0 ||
-            run(confdir, "bench-with", "root", PAM_SUCCESS, t, n) < 0)
+        if (run(confdir, "bench-without", "root", PAM_SUCCESS, false, base, n) < 0 ||
+            run(confdir, "bench-with", "root", PAM_SUCCESS, false, t, n) < 0)
                 return 1;
         printf("human auth: pam_permit alone p50 %.2f us; with pam_agentid p50 %.2f us, p99 %.2f us: added p50 %.2f us, "
                "p99 %.2f us (target <= 20 us, no IPC)\n",
