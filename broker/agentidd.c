@@ -25,6 +25,7 @@
 #include "macro.h"
 #include "start-refused.h"
 #include "task.h"
+#include "uid-killer.h"
 
 /* From configure: $(sysconfdir)/agentid/agentid.conf, $(localstatedir)/lib/agentid */
 #define DEFAULT_CONFIG AGENTID_CONFIG_DEFAULT
@@ -297,6 +298,8 @@ int main(int argc, char **argv) {
                 }
         }
         log_info("task runtime: %s", runtime_name(&b.runtime));
+        /* How ended uids' processes are killed (before the catch-up below). */
+        uid_killer_start(b.config.uid_min, b.config.uid_max, &b.uid_killer);
         /* Catch up: identities that expired while we were down go now. */
         r = broker_load_live(&b);
         if (r < 0) {
@@ -323,6 +326,7 @@ out:
                 close(b.listen_fd);
                 unlink(b.socket_path);
         }
+        uid_killer_stop(b.uid_killer);
         expiry_done(&b.expiry);
         allocator_done(&b.allocator);
         runtime_done(&b.runtime);

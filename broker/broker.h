@@ -48,6 +48,7 @@ struct conn;
 struct task;
 struct stepup_waiter;
 struct cleaner;
+struct uid_killer;
 struct uid_cleanup;
 
 /* What an epoll event's data pointer points at: the first member of every
@@ -135,6 +136,10 @@ struct broker {
          * has two): freed after the batch (uid_cleanup_release_ended). */
         struct cleaner *cleaners_ended;
         unsigned n_sweepers; /* of them, those walking the shared directories */
+        uint64_t sweep_next_ms; /* no walk of them starts before (CLOCK_MONOTONIC) */
+        /* Kills an ended uid's processes at once (uid-killer.h); NULL
+         * where it cannot, then the cleaners' walks of /proc do. */
+        struct uid_killer *uid_killer;
         /* Queued cleanup jobs: [0] without, [1] with a walk of the shared
          * temporary directories (uid-cleanup.c). */
         struct uid_cleanup *cleanup_pending[2];

@@ -9,6 +9,7 @@
 #include "broker.h"
 #include "delegation.h"
 #include "methods.h"
+#include "uid-killer.h"
 #include "duration.h"
 #include "macro.h"
 #include "protocol.h"
@@ -177,6 +178,11 @@ int method_status(struct broker *b, const struct caller *c, json_t *params, stru
                 json_object_set_new(reply->parameters, "runtime_landlock_abi", json_integer(b->runtime.landlock_abi));
                 json_object_set_new(reply->parameters, "runtime_seccomp",
                                     json_boolean(b->runtime.syscall_filters[0].program != NULL));
+                /* How an ended uid's processes die (uid-killer.h): at once
+                 * from the broker, or by the cleaners' walks of /proc only. */
+                json_object_set_new(reply->parameters, "uid_killer", json_boolean(b->uid_killer != NULL));
+                json_object_set_new(reply->parameters, "uid_killer_kills",
+                                    json_integer((json_int_t) uid_killer_done(b->uid_killer)));
         }
         return 0;
 }

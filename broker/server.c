@@ -189,6 +189,9 @@ static void on_tick(struct broker *b) {
         /* Exec-trail summaries, then the chain's tip signed at its interval. */
         exec_trail_housekeeping(b);
         audit_signer_housekeeping(b);
+        /* Cleanups held back while a walk of the shared directories was
+         * too recent, once no more revocations come to start them. */
+        uid_cleanup_attach(b);
         /* The orphan sweep reads /proc: twice a minute is plenty, tasks'
          * own teardown does not wait for it. */
         if (now - b->tick_last_sweep_ms >= 30000) {

@@ -27,6 +27,7 @@
 #include "events.h"
 #include "log.h"
 #include "macro.h"
+#include "uid-killer.h"
 
 /* How long a cleaner keeps killing a uid's processes (a fork loop outside
  * any task, a process in uninterruptible sleep) before it reports them. */
@@ -38,6 +39,15 @@
  * the same for one uid as for a thousand (it is the size of /tmp), so
  * revocations that arrive while one runs wait and share the next. */
 #define CLEANERS_MAX 4
+/* Between two walks of the shared directories, at least this long and four
+ * times what the last one took: under a stream of revocations the walks
+ * (their cost is the size of /tmp, whatever the number of uids) use at
+ * most a fifth of a core instead of every cycle the broker leaves over.
+ * The uids' processes do not wait for it (uid-killer.h); their files
+ * and homes wait at most this gap, and a task's end never waits (a job
+ * with done() goes at once). The tick starts what is left queued. */
+#define SWEEP_GAP_MIN_MS 50
+#define SWEEP_GAP_FACTOR 4
 
 static const char *const default_shared_dirs[] = { "/tmp", "/var/tmp", "/dev/shm", "/dev/mqueue", NULL };
 const char *const *uid_cleanup_shared_dirs = default_shared_dirs;
@@ -52,6 +62,7 @@ struct cleaner {
         bool *finished; /* jobs[k] reported (finish_job called) */
         size_t n, n_read; /* jobs, answers read */
         bool sweeps;
+        uint64_t started_ms;
         struct cleaner *next;
 };
 
@@ -456,6 +467,7 @@ static void cleaner_spawn(struct broker *b, const struct uid_cleanup *jobs, size
         memcpy(c->jobs, jobs, n * sizeof(*jobs));
         c->n = n;
         c->sweeps = sweeps;
+        c->started_ms = monotonic_ms();
         c->watch.kind = c->result_watch.kind = WATCH_CLEANER;
         c->pid = fork();
         if (c->pid < 0)
@@ -553,6 +565,10 @@ static void cleaner_finish(struct broker *b, struct cleaner *c) {
                         *p = c->next;
                         b->n_cleaners--;
                         b->n_sweepers -= c->sweeps;
+                        if (c->sweeps) {
+                                uint64_t now = monotonic_ms(), took = now - c->started_ms;
+                                b->sweep_next_ms = now + (SWEEP_GAP_FACTOR * took > SWEEP_GAP_MIN_MS ? SWEEP_GAP_FACTOR * took : SWEEP_GAP_MIN_MS);
+                        }
                         break;
                 }
         for (size_t k = 0; k < c->n; k++)
@@ -584,12 +600,25 @@ void uid_cleanup_release_ended(struct broker *b) {
  * thousands. Jobs that need the shared directories walked go to the one
  * sweeping cleaner; the others (a task's end: its temporary files died with
  * its namespace) never wait behind a walk. */
+static bool sweep_may_start(struct broker *b) {
+        const struct uid_cleanup *jobs = b->cleanup_pending[1];
+
+        if (b->n_sweepers > 0)
+                return false;
+        if (monotonic_ms() >= b->sweep_next_ms)
+                return true;
+        for (size_t k = 0; k < b->n_cleanup_pending[1]; k++)
+                if (jobs[k].done) /* a task's end waits for it */
+                        return true;
+        return false;
+}
+
 static void maybe_spawn(struct broker *b) {
         for (int sweeps = 0; sweeps <= 1; sweeps++) {
                 struct uid_cleanup *jobs = b->cleanup_pending[sweeps];
                 size_t n = b->n_cleanup_pending[sweeps];
 
-                if (b->epoll_fd < 0 || n == 0 || b->n_cleaners >= CLEANERS_MAX || (sweeps && b->n_sweepers > 0))
+                if (b->epoll_fd < 0 || n == 0 || b->n_cleaners >= CLEANERS_MAX || (sweeps && !sweep_may_start(b)))
                         continue;
                 b->cleanup_pending[sweeps] = NULL;
                 b->n_cleanup_pending[sweeps] = 0;
@@ -623,6 +652,12 @@ void uid_cleanup_start(struct broker *b, const struct uid_cleanup *jobs, size_t 
         for (size_t k = 0; k < n; k++) {
                 int lane = jobs[k].sweep_shared ? 1 : 0;
 
+                /* Its processes die now, not when a cleaner gets to it. Not
+                 * for a task's end without the walk (lane 0): the cleaner's
+                 * /proc walk tells whether it left processes outside its
+                 * namespace, and so whether its files need the walk too. */
+                if (lane == 1 && uid_is_ours(b, jobs[k].uid))
+                        (void) uid_killer_kill(b->uid_killer, jobs[k].uid);
                 if (!uid_is_ours(b, jobs[k].uid)) {
                         log_warning("uid %u is outside the agent range: not cleaned up", (unsigned) jobs[k].uid);
                         if (jobs[k].done)

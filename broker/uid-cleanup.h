@@ -45,7 +45,8 @@ struct uid_cleanup {
  * and done() is called. */
 void uid_cleanup_start(struct broker *b, const struct uid_cleanup *jobs, size_t n);
 
-/* The event loop is up: start what was queued before it. */
+/* The event loop is up, or its tick: start what was queued (before the
+ * loop, or while the last walk of the shared directories was too recent). */
 void uid_cleanup_attach(struct broker *b);
 
 /* epoll: a cleaner's pidfd (it exited) or result pipe is readable. */

@@ -378,6 +378,10 @@ static int cmd_status(int argc, char **argv) {
                                         printf("no\n");
                         }
                 }
+                if (json_object_get(reply, "uid_killer"))
+                        printf("ended uids:    %s\n", json_is_true(json_object_get(reply, "uid_killer"))
+                                                              ? "processes killed at once (one kill(-1) as the uid)"
+                                                              : "processes killed by walks of /proc (the log says why)");
                 printf("templates:\n");
                 templates = json_object_get(reply, "templates");
                 json_array_foreach(templates, k, t)

@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: MIT */
+#include "uid-killer.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proc.h"
+
+#define SIGNAL_REAL_UID 65535
+
+struct uid_killer {
+        pthread_t thread;
+        pthread_mutex_t lock;
+        pthread_cond_t wake;
+        uid_t *queue; /* under lock */
+        size_t n, cap;
+        bool stop, broken;
+        unsigned long done; /* atomic */
+};
+
+/* This thread, as (SIGNAL_REAL_UID, uid, 0): kill(-1), then root again. */
+static int kill_as(uid_t uid) {
+        int r = 0;
+
+        if (syscall(SYS_setresuid, (uid_t) SIGNAL_REAL_UID, uid, (uid_t) 0) < 0)
+                return -errno;
+        if (kill(-1, SIGKILL) < 0)
+                r = -errno;
+        /* Cannot fail (0 is the saved uid); if it did, nothing the broker
+         * did afterwards could be trusted. */
+        if (syscall(SYS_setresuid, (uid_t) 0, (uid_t) 0, (uid_t) 0) < 0)
+                abort();
+        return r;
+}
+
+static void *run(void *userdata) {
+        struct uid_killer *k = userdata;
+        uid_t *batch = NULL;
+        size_t n = 0, cap = 0;
+
+        for (;;) {
+                pthread_mutex_lock(&k->lock);
+                while (k->n == 0 && !k->stop)
+                        pthread_cond_wait(&k->wake, &k->lock);
+                if (k->n == 0) { /* stop, and nothing left */
+                        pthread_mutex_unlock(&k->lock);
+                        break;
+                }
+                /* Take the whole queue; the loop refills a fresh one. */
+                batch = k->queue, n = k->n, cap = k->cap;
+                k->queue = NULL, k->n = k->cap = 0;
+                pthread_mutex_unlock(&k->lock);
+
+                for (size_t i = 0; i < n; i++) {
+                        int r = kill_as(batch[i]);
+                        if (r < 0 && r != -ESRCH) {
+                                log_warning("cannot kill uid %u's processes from the broker: %s; the cleaner's walk "
+                                            "of /proc does",
+                                            (unsigned) batch[i], strerror(-r));
+                                __atomic_store_n(&k->broken, true, __ATOMIC_RELAXED);
+                        }
+                }
+                __atomic_add_fetch(&k->done, n, __ATOMIC_RELEASE);
+                free(batch);
+                (void) cap;
+        }
+        return NULL;
+}
+
+static bool signal_uid_in_use(void *userdata, const unsigned long ids[3], bool zombie) {
+        (void) userdata;
+        (void) zombie;
+        return ids[0] == SIGNAL_REAL_UID || ids[1] == SIGNAL_REAL_UID || ids[2] == SIGNAL_REAL_UID;
+}
+
+static bool signal_uid_has_account(void) {
+        FILE *f = fopen("/etc/passwd", "re");
+        char line[1024];
+        bool found = false;
+
+        if (!f)
+                return errno != ENOENT;
+        while (!found && fgets(line, sizeof(line), f)) {
+                const char *p = strchr(line, ':');
+                found = p && (p = strchr(p + 1, ':')) && p[1] >= '0' && p[1] <= '9' &&
+                        strtoul(p + 1, NULL, 10) == SIGNAL_REAL_UID;
+        }
+        fclose(f);
+        return found;
+}
+
+void uid_killer_start(uid_t uid_min, uid_t uid_max, struct uid_killer **ret) {
+        struct uid_killer *k = NULL;
+        const char *why = NULL;
+        sigset_t all, old;
+        int r;
+
+        *ret = NULL;
+        if (getuid() != 0 || geteuid() != 0)
+                why = "the broker does not run as root";
+        else if (uid_min <= SIGNAL_REAL_UID && SIGNAL_REAL_UID <= uid_max)
+                why = "the agent uid range holds uid 65535";
+        else if (signal_uid_has_account())
+                why = "/etc/passwd gives uid 65535 to an account";
+        else if (proc_scan(signal_uid_in_use, NULL) != 0)
+                why = "a process runs as uid 65535, or /proc cannot be read";
+        else if (kill_as(SIGNAL_REAL_UID) < 0) /* nothing has it: a no-op that tells whether it works */
+                why = "the broker may not change its uid (no CAP_SETUID, or a system call filter)";
+        else if (!(k = calloc(1, sizeof(*k))))
+                why = "out of memory";
+        if (why) {
+                log_warning("ended agents' processes are killed by walks of /proc only: %s", why);
+                return;
+        }
+        pthread_mutex_init(&k->lock, NULL);
+        pthread_cond_init(&k->wake, NULL);
+        /* Signals stay with the event loop's signalfd. */
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        r = pthread_create(&k->thread, NULL, run, k);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (r != 0) {
+                log_warning("ended agents' processes are killed by walks of /proc only: no thread: %s", strerror(r));
+                pthread_cond_destroy(&k->wake);
+                pthread_mutex_destroy(&k->lock);
+                free(k);
+                return;
+        }
+        *ret = k;
+}
+
+bool uid_killer_kill(struct uid_killer *k, uid_t uid) {
+        bool queued = false;
+
+        if (!k || __atomic_load_n(&k->broken, __ATOMIC_RELAXED))
+                return false;
+        pthread_mutex_lock(&k->lock);
+        if (k->n == k->cap) {
+                size_t cap = k->cap ? k->cap * 2 : 64;
+                uid_t *q = realloc(k->queue, cap * sizeof(*q));
+                if (q)
+                        k->queue = q, k->cap = cap;
+        }
+        if (k->n < k->cap) {
+                k->queue[k->n++] = uid;
+                queued = true;
+                if (k->n == 1)
+                        pthread_cond_signal(&k->wake);
+        }
+        pthread_mutex_unlock(&k->lock);
+        return queued;
+}
+
+unsigned long uid_killer_done(struct uid_killer *k) {
+        return k ? __atomic_load_n(&k->done, __ATOMIC_ACQUIRE) : 0;
+}
+
+void uid_killer_stop(struct uid_killer *k) {
+        if (!k)
+                return;
+        pthread_mutex_lock(&k->lock);
+        k->stop = true;
+        pthread_cond_signal(&k->wake);
+        pthread_mutex_unlock(&k->lock);
+        pthread_join(k->thread, NULL);
+        pthread_cond_destroy(&k->wake);
+        pthread_mutex_destroy(&k->lock);
+        free(k->queue);
+        free(k);
+}
