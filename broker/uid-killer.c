@@ -22,6 +22,9 @@ struct uid_killer {
         uid_t *queue; /* under lock */
         size_t n, cap;
         bool stop, broken;
+        /* The thread's first act: whether kill_as works here (under lock). */
+        bool probed;
+        int probe;
         unsigned long done; /* atomic */
 };
 
@@ -44,6 +47,21 @@ static void *run(void *userdata) {
         struct uid_killer *k = userdata;
         uid_t *batch = NULL;
         size_t n = 0, cap = 0;
+        /* Does it work here (CAP_SETUID, no filter in the way)? Nothing has
+         * the uid, so this kills nothing. On this thread, never on the
+         * main one: the kernel's kill(-1) checks each process's main
+         * thread, so a main thread holding real uid 65535 even for a moment
+         * could be killed by another broker's killer (two brokers started
+         * at once killed each other so). */
+        int probe = kill_as(SIGNAL_REAL_UID);
+
+        pthread_mutex_lock(&k->lock);
+        k->probed = true;
+        k->probe = probe;
+        pthread_cond_broadcast(&k->wake);
+        pthread_mutex_unlock(&k->lock);
+        if (probe < 0)
+                return NULL;
 
         for (;;) {
                 pthread_mutex_lock(&k->lock);
@@ -111,8 +129,6 @@ void uid_killer_start(uid_t uid_min, uid_t uid_max, struct uid_killer **ret) {
                 why = "/etc/passwd gives uid 65535 to an account";
         else if (proc_scan(signal_uid_in_use, NULL) != 0)
                 why = "a process runs as uid 65535, or /proc cannot be read";
-        else if (kill_as(SIGNAL_REAL_UID) < 0) /* nothing has it: a no-op that tells whether it works */
-                why = "the broker may not change its uid (no CAP_SETUID, or a system call filter)";
         else if (!(k = calloc(1, sizeof(*k))))
                 why = "out of memory";
         if (why) {
@@ -126,8 +142,20 @@ void uid_killer_start(uid_t uid_min, uid_t uid_max, struct uid_killer **ret) {
         pthread_sigmask(SIG_SETMASK, &all, &old);
         r = pthread_create(&k->thread, NULL, run, k);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
-        if (r != 0) {
+        if (r == 0) {
+                pthread_mutex_lock(&k->lock);
+                while (!k->probed)
+                        pthread_cond_wait(&k->wake, &k->lock);
+                pthread_mutex_unlock(&k->lock);
+                if (k->probe < 0) {
+                        pthread_join(k->thread, NULL);
+                        log_warning("ended agents' processes are killed by walks of /proc only: the broker may not "
+                                    "change a thread's uid (%s: no CAP_SETUID, or a system call filter)",
+                                    strerror(-k->probe));
+                }
+        } else
                 log_warning("ended agents' processes are killed by walks of /proc only: no thread: %s", strerror(r));
+        if (r != 0 || k->probe < 0) {
                 pthread_cond_destroy(&k->wake);
                 pthread_mutex_destroy(&k->lock);
                 free(k);

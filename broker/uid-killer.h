@@ -12,6 +12,10 @@
  * an agent cannot signal it: U is neither its real nor its saved uid.
  * The credentials are that thread's alone (the raw system call: glibc's
  * setresuid changes every thread's), and it goes back to root at once.
+ * Only that thread ever holds them, never the main one: kill(-1) checks
+ * each process by its main thread's credentials, so a main thread with
+ * real uid 65535, even for a moment, could be killed by another broker's
+ * killer on the same host.
  *
  * It costs about 25 us of CPU per uid here (two credential changes and a
  * pass over the process list), so it runs on a thread of its own, not on

@@ -14,7 +14,13 @@
  * the host changes. Every figure is the time of one libc call, measured with
  * CLOCK_MONOTONIC around it (the clock read, ~20 ns, is included).
  *
+ * With PATH/TO/libnss_benchfloor.so.2 (tests/bench/nss-floor.c, a module
+ * that answers every lookup from constants), each size is also measured
+ * through it just before: glibc's own cost per call, the floor under any
+ * module (scripts/bench prints agentid's figure as a ratio to it).
+ *
  * Usage: bench-nss PATH/TO/libnss_agentid.so.2 [max agents, default 1000000]
+ *                  [PATH/TO/libnss_benchfloor.so.2]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -325,16 +331,41 @@ static int build_passwd(uint32_t n, char *path, size_t size) {
         return fclose(out) == 0 ? 0 : -errno;
 }
 
+/* Into the overlay's upper layer, under the name glibc looks for. */
+static int copy_module(const char *from, const char *name) {
+        char to[256], b[65536];
+        FILE *in, *out;
+        size_t k;
+
+        snprintf(to, sizeof(to), "%s/%s", module_dir, name);
+        in = fopen(from, "re");
+        out = fopen(to, "we");
+        if (!in || !out) {
+                fprintf(stderr, "bench-nss: %s: %s\n", in ? to : from, strerror(errno));
+                if (in)
+                        fclose(in);
+                if (out)
+                        fclose(out);
+                return -1;
+        }
+        while ((k = fread(b, 1, sizeof(b), in)) > 0)
+                fwrite(b, 1, k, out);
+        fclose(in);
+        return fclose(out) == 0 ? 0 : -1;
+}
+
 int main(int argc, char **argv) {
         static const uint32_t sizes[] = { 1000, 100000, 1000000 };
         uint32_t max = argc > 2 ? (uint32_t) strtoul(argv[2], NULL, 10) : 1000000;
+        const char *floor_module = argc > 3 ? argv[3] : NULL;
+        const char *floor_only = "passwd: benchfloor\ngroup: files\n";
         char cache[256], passwd[128], cmd[256];
         const char *files_only = "passwd: files\ngroup: files\n";
         const char *with_agentid = "passwd: files agentid\ngroup: files agentid\n";
         const char *agentid_only = "passwd: agentid\ngroup: agentid\n";
 
         if (argc < 2) {
-                fprintf(stderr, "usage: bench-nss PATH/libnss_agentid.so.2 [max agents]\n");
+                fprintf(stderr, "usage: bench-nss PATH/libnss_agentid.so.2 [max agents] [PATH/libnss_benchfloor.so.2]\n");
                 return 2;
         }
         if (geteuid() != 0) {
@@ -351,20 +382,9 @@ int main(int argc, char **argv) {
                 return 1;
         snprintf(module_dir, sizeof(module_dir), "%s/lib", dir);
         mkdir(module_dir, 0755);
-        snprintf(cmd, sizeof(cmd), "%s/libnss_agentid.so.2", module_dir);
-        {
-                FILE *in = fopen(argv[1], "re"), *out = fopen(cmd, "we");
-                char b[65536];
-                size_t k;
-                if (!in || !out) {
-                        fprintf(stderr, "bench-nss: %s: %s\n", argv[1], strerror(errno));
-                        return 1;
-                }
-                while ((k = fread(b, 1, sizeof(b), in)) > 0)
-                        fwrite(b, 1, k, out);
-                fclose(in);
-                fclose(out);
-        }
+        if (copy_module(argv[1], "libnss_agentid.so.2") < 0 ||
+            (floor_module && copy_module(floor_module, "libnss_benchfloor.so.2") < 0))
+                return 1;
         snprintf(cache, sizeof(cache), "%s/nss/%s", dir, AGENTID_NSS_CACHE_FILE);
         setenv(AGENTID_NSS_CACHE_ENV, cache, 1);
 
@@ -373,6 +393,7 @@ int main(int argc, char **argv) {
         for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]) && sizes[s] <= max; s++) {
                 struct run agents = { sizes[s], 200000, "agentid" };
                 struct run behind_files = { sizes[s], 200000, "files agentid" };
+                struct run floor = { sizes[s], 200000, "glibc floor" };
                 struct run files = { sizes[s], sizes[s] <= 1000 ? 20000 : sizes[s] <= 100000 ? 400 : 40, "files" };
                 uint64_t t0 = mono_ns();
                 int r = build_cache(sizes[s]);
@@ -384,7 +405,8 @@ int main(int argc, char **argv) {
                 printf("# cache of %u agents built and published in %.0f ms\n", sizes[s], (mono_ns() - t0) / 1e6);
                 /* The module alone behind glibc's NSS dispatch, then as
                  * configured on a host, after a miss in nss_files. */
-                if (in_child(agentid_only, NULL, run_agents, &agents) != 0 ||
+                if ((floor_module && in_child(floor_only, NULL, run_agents, &floor) != 0) ||
+                    in_child(agentid_only, NULL, run_agents, &agents) != 0 ||
                     in_child(with_agentid, NULL, run_agents, &behind_files) != 0)
                         return 1;
                 if (build_passwd(sizes[s], passwd, sizeof(passwd)) < 0 ||
