@@ -143,7 +143,8 @@ struct broker {
         /* Queued cleanup jobs: [0] without, [1] with a walk of the shared
          * temporary directories (uid-cleanup.c). */
         struct uid_cleanup *cleanup_pending[2];
-        size_t n_cleanup_pending[2];
+        size_t n_cleanup_pending[2], cap_cleanup_pending[2];
+        size_t n_cleanup_pending_waited; /* of [1], jobs a task's end waits for */
 };
 
 /* Policy (policy.c). */

@@ -601,16 +601,10 @@ void uid_cleanup_release_ended(struct broker *b) {
  * sweeping cleaner; the others (a task's end: its temporary files died with
  * its namespace) never wait behind a walk. */
 static bool sweep_may_start(struct broker *b) {
-        const struct uid_cleanup *jobs = b->cleanup_pending[1];
-
         if (b->n_sweepers > 0)
                 return false;
-        if (monotonic_ms() >= b->sweep_next_ms)
-                return true;
-        for (size_t k = 0; k < b->n_cleanup_pending[1]; k++)
-                if (jobs[k].done) /* a task's end waits for it */
-                        return true;
-        return false;
+        /* A task's end waits for it: no gap. */
+        return b->n_cleanup_pending_waited > 0 || monotonic_ms() >= b->sweep_next_ms;
 }
 
 static void maybe_spawn(struct broker *b) {
@@ -621,7 +615,9 @@ static void maybe_spawn(struct broker *b) {
                 if (b->epoll_fd < 0 || n == 0 || b->n_cleaners >= CLEANERS_MAX || (sweeps && !sweep_may_start(b)))
                         continue;
                 b->cleanup_pending[sweeps] = NULL;
-                b->n_cleanup_pending[sweeps] = 0;
+                b->n_cleanup_pending[sweeps] = b->cap_cleanup_pending[sweeps] = 0;
+                if (sweeps)
+                        b->n_cleanup_pending_waited = 0;
                 cleaner_spawn(b, jobs, n, sweeps);
                 free(jobs);
         }
@@ -642,12 +638,20 @@ void uid_cleanup_start(struct broker *b, const struct uid_cleanup *jobs, size_t 
                 if (uid_is_ours(b, jobs[k].uid))
                         want[jobs[k].sweep_shared ? 1 : 0]++;
         for (int lane = 0; lane < 2; lane++) {
+                size_t need = b->n_cleanup_pending[lane] + want[lane], cap = b->cap_cleanup_pending[lane];
                 struct uid_cleanup *q = b->cleanup_pending[lane];
-                if (want[lane])
-                        q = realloc(q, (b->n_cleanup_pending[lane] + want[lane]) * sizeof(*q));
-                room[lane] = q != NULL;
-                if (q)
-                        b->cleanup_pending[lane] = q;
+                /* Grown by half again, not to the size: while the walks'
+                 * gap holds the sweeping lane back, thousands queue up one
+                 * revocation at a time. */
+                if (need > cap) {
+                        cap = need + need / 2 + 16;
+                        q = realloc(q, cap * sizeof(*q));
+                        if (q) {
+                                b->cleanup_pending[lane] = q;
+                                b->cap_cleanup_pending[lane] = cap;
+                        }
+                }
+                room[lane] = q != NULL || need == 0;
         }
         for (size_t k = 0; k < n; k++) {
                 int lane = jobs[k].sweep_shared ? 1 : 0;
@@ -664,8 +668,10 @@ void uid_cleanup_start(struct broker *b, const struct uid_cleanup *jobs, size_t 
                                 jobs[k].done(b, jobs[k].userdata, 0);
                 } else if (!room[lane])
                         finish_job(b, &jobs[k], LEFTOVER_UNKNOWN);
-                else
+                else {
                         b->cleanup_pending[lane][b->n_cleanup_pending[lane]++] = jobs[k];
+                        b->n_cleanup_pending_waited += lane == 1 && jobs[k].done;
+                }
         }
         maybe_spawn(b);
 }
@@ -705,8 +711,9 @@ void uid_cleanup_stop_all(struct broker *b) {
         for (int lane = 0; lane < 2; lane++) {
                 free(b->cleanup_pending[lane]);
                 b->cleanup_pending[lane] = NULL;
-                b->n_cleanup_pending[lane] = 0;
+                b->n_cleanup_pending[lane] = b->cap_cleanup_pending[lane] = 0;
         }
+        b->n_cleanup_pending_waited = 0;
 
         while (b->cleaners) {
                 struct cleaner *c = b->cleaners;

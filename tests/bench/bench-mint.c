@@ -4,13 +4,23 @@
  * fixed time. Every mint and revoke is durable (fsync'd) before its reply.
  *
  *   bench-mint SOCKET CLIENTS SECONDS
- * Prints: lifecycles/s, mint latency p50/p99, revoke latency p50/p99. */
+ * Prints: lifecycles/s, mint latency p50/p99, revoke latency p50/p99; how
+ * evenly the clients were served; and the CPU time one lifecycle costs:
+ * the broker's event loop thread, its other threads (the uid killer, the
+ * checkpointer), the cleaners it forked, and these clients, with the
+ * ceilings they set on this machine (the loop thread alone cannot go
+ * faster than one core allows, nor the whole than all cores). The broker
+ * is found by the peer credentials of a connection to it; its times come
+ * from /proc (clock ticks), the clients' from getrusage. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -84,6 +94,69 @@ static void *work(void *userdata) {
         return NULL;
 }
 
+/* CPU seconds of the broker: its main (event loop) thread, the whole
+ * process, and its reaped children. */
+struct broker_cpu {
+        double loop, process, children;
+        bool ok;
+};
+
+static bool read_ticks(const char *path, unsigned long long v[4]) {
+        char buf[1024];
+        const char *p;
+        FILE *f = fopen(path, "re");
+        size_t n;
+
+        if (!f)
+                return false;
+        n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        p = strrchr(buf, ')'); /* the command name may hold anything */
+        /* Fields 14-17 (utime, stime, cutime, cstime); p is at field 2's end. */
+        return p && sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu", &v[0], &v[1],
+                           &v[2], &v[3]) == 4;
+}
+
+static struct broker_cpu broker_cpu(pid_t pid) {
+        struct broker_cpu c = {};
+        unsigned long long p[4], t[4];
+        double hz = (double) sysconf(_SC_CLK_TCK);
+        char path[64];
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        if (pid <= 0 || !read_ticks(path, p))
+                return c;
+        snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int) pid, (int) pid);
+        if (!read_ticks(path, t))
+                return c;
+        c.process = (double) (p[0] + p[1]) / hz;
+        c.children = (double) (p[2] + p[3]) / hz;
+        c.loop = (double) (t[0] + t[1]) / hz;
+        c.ok = true;
+        return c;
+}
+
+static pid_t broker_pid(const char *socket) {
+        struct ucred cred = {};
+        socklen_t len = sizeof(cred);
+        int fd = agentid_connect(socket, 5000);
+        pid_t pid = -1;
+
+        if (fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+                pid = cred.pid;
+        if (fd >= 0)
+                close(fd);
+        return pid;
+}
+
+static double self_cpu(void) {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        return (double) ru.ru_utime.tv_sec + (double) ru.ru_utime.tv_usec / 1e6 + (double) ru.ru_stime.tv_sec +
+               (double) ru.ru_stime.tv_usec / 1e6;
+}
+
 static int cmp(const void *a, const void *b) {
         uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
         return x < y ? -1 : x > y;
@@ -100,6 +173,9 @@ int main(int argc, char **argv) {
         struct worker *w;
         uint64_t *all_mint, *all_revoke, t0, elapsed;
         size_t total = 0;
+        struct broker_cpu cpu0, cpu1;
+        double self0, self1;
+        pid_t broker;
 
         if (argc != 4) {
                 fprintf(stderr, "usage: bench-mint SOCKET CLIENTS SECONDS\n");
@@ -113,6 +189,9 @@ int main(int argc, char **argv) {
                 w[k].mint_ns = calloc(w[k].cap, sizeof(uint64_t));
                 w[k].revoke_ns = calloc(w[k].cap, sizeof(uint64_t));
         }
+        broker = broker_pid(argv[1]);
+        cpu0 = broker_cpu(broker);
+        self0 = self_cpu();
         t0 = mono_ns();
         for (unsigned k = 0; k < clients; k++)
                 pthread_create(&w[k].thread, NULL, work, &w[k]);
@@ -125,6 +204,8 @@ int main(int argc, char **argv) {
                 total += w[k].n;
         }
         elapsed = mono_ns() - t0;
+        self1 = self_cpu();
+        cpu1 = broker_cpu(broker);
         all_mint = calloc(total, sizeof(uint64_t));
         all_revoke = calloc(total, sizeof(uint64_t));
         for (unsigned k = 0, o = 0; k < clients; o += (unsigned) w[k].n, k++) {
@@ -146,6 +227,18 @@ int main(int argc, char **argv) {
                         hi = w[k].n > hi ? w[k].n : hi;
                 }
                 printf("per-client lifecycles: min %zu max %zu\n", lo, hi);
+        }
+        if (cpu0.ok && cpu1.ok && total > 0) {
+                double per = 1e6 / (double) total, loop = (cpu1.loop - cpu0.loop) * per,
+                       other = ((cpu1.process - cpu0.process) - (cpu1.loop - cpu0.loop)) * per,
+                       children = (cpu1.children - cpu0.children) * per, own = (self1 - self0) * per,
+                       all = loop + other + children + own;
+                long cores = sysconf(_SC_NPROCESSORS_ONLN);
+                printf("cpu per lifecycle: broker loop thread %.0f us, its other threads %.0f us, its cleaners %.0f "
+                       "us, the clients %.0f us: %.0f us in all; ceiling on %ld cores %.0f lifecycles/s, the loop "
+                       "thread's alone %.0f/s\n",
+                       loop, other, children, own, all, cores, all > 0 ? (double) cores * 1e6 / all : 0,
+                       loop > 0 ? 1e6 / loop : 0);
         }
         for (unsigned k = 0; k < clients; k++) {
                 free(w[k].mint_ns);

@@ -14,7 +14,8 @@ ttl = 10m
 T
 start_broker
 bystander=
-test_cleanup() { [[ -n $bystander ]] && kill -KILL "$bystander" 2>/dev/null || true; }
+root_sleeper=
+test_cleanup() { kill -KILL $bystander $root_sleeper 2>/dev/null || true; }
 
 status_field() { "$AGENTCTL" --json status | jq -r ".$1"; }
 assert_eq "$(status_field uid_killer)" true "the broker kills ended uids' processes at once"
@@ -24,12 +25,15 @@ assert_eq "$(status_field uid_killer)" true "the broker kills ended uids' proces
 # Processes whose real, effective or saved uid is uid.
 of_uid() { ps -e -o ruid=,euid=,suid=,pid= | awk -v u="$1" '$1 == u || $2 == u || $3 == u { print $4 }'; }
 none_of_uid() { [[ -z $(of_uid "$1") ]]; }
+# Alive and not a zombie (a killed child of this shell stays one until waited for).
+running() { [[ -e /proc/$1 ]] && ! grep -q '^State:.Z' "/proc/$1/status" 2>/dev/null; }
 at_least_of_uid() { (($(of_uid "$1" | wc -l) >= $2)); }
 
 # A bystander agent, and a process of root's: neither may die.
 other=$("$AGENTCTL" --json mint | jq -r .name)
 other_uid=$("$AGENTCTL" --json show "$other" | jq -r .uid)
-as_agent "$other_uid" sleep 600 &
+# setpriv itself, not as_agent's subshell: $! is then the sleeping process.
+setpriv --reuid="$other_uid" --regid="$other_uid" --clear-groups -- sleep 600 &
 bystander=$!
 sleep 600 &
 root_sleeper=$!
@@ -60,8 +64,8 @@ for round in $(seq 1 $rounds); do
 done
 kills=$(($(status_field uid_killer_kills) - kills_before))
 [[ $kills -ge $rounds ]] || fail "the broker's killer ran $kills times for $rounds revocations"
-kill -0 "$bystander" 2>/dev/null || fail "another agent's process died with the revoked ones"
-kill -0 "$root_sleeper" 2>/dev/null || fail "a process of root's died with the revoked agents'"
+running "$bystander" || fail "another agent's process died with the revoked ones"
+running "$root_sleeper" || fail "a process of root's died with the revoked agents'"
 kill "$root_sleeper"
 assert_eq "$("$AGENTCTL" --json show "$other" | jq -r .state)" live "the other agent"
 echo "uid-killer: ok ($rounds hostile agents revoked)"
