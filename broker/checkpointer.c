@@ -75,6 +75,8 @@ int checkpointer_start(const char *path, struct checkpointer **ret) {
         sigfillset(&all);
         pthread_sigmask(SIG_SETMASK, &all, &old);
         r = -pthread_create(&c->thread, NULL, run, c);
+        if (r == 0) /* top -H, ps -L: which thread is which */
+                (void) pthread_setname_np(c->thread, "agentidd-wal");
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (r < 0) {
                 pthread_cond_destroy(&c->wake);

@@ -5,8 +5,11 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/cn_proc.h>
+#include <arpa/inet.h>
 #include <linux/connector.h>
+#include <linux/filter.h>
 #include <linux/netlink.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +77,9 @@ struct exec_trail {
         pthread_t thread;
         bool thread_running;
         uint32_t uid_min, uid_max;
+        /* The broker's own: its uid killer takes agents' effective uids
+         * for a moment (uid-killer.h), which is no agent process. */
+        int32_t self_tgid;
         uint64_t ns_per_tick;
         struct pid_slot *map; /* reader thread only */
         size_t map_used;
@@ -428,6 +434,8 @@ static void on_proc_event(struct exec_trail *t, const struct proc_event *ev) {
                 /* A process becoming an agent (a task's setresuid, a PAM
                  * session's): from now on it is that agent's. */
                 uint32_t r = ev->event_data.id.r.ruid, e = ev->event_data.id.e.euid;
+                if (ev->event_data.id.process_tgid == t->self_tgid)
+                        break;
                 if (in_range(t, r) || in_range(t, e))
                         map_put(t, ev->event_data.id.process_tgid, in_range(t, r) ? r : e);
                 break;
@@ -620,6 +628,31 @@ void exec_trail_housekeeping(struct broker *b) {
         }
 }
 
+/* In the kernel, before the reader wakes: keep the four kinds of event it
+ * reads, and drop the broker's own uid changes (its uid killer makes two
+ * per ended agent; uid-killer.h). Classic BPF reads words in network byte
+ * order, hence the htonl of the host-order fields' values. */
+static int attach_filter(int fd, int32_t self_tgid) {
+        enum {
+                WHAT = NLMSG_HDRLEN + sizeof(struct cn_msg) + offsetof(struct proc_event, what),
+                TGID = NLMSG_HDRLEN + sizeof(struct cn_msg) + offsetof(struct proc_event, event_data.id.process_tgid),
+        };
+        struct sock_filter code[] = {
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, WHAT),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, htonl(PROC_EVENT_FORK), 5, 0),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, htonl(PROC_EVENT_EXEC), 4, 0),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, htonl(PROC_EVENT_EXIT), 3, 0),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, htonl(PROC_EVENT_UID), 0, 3),
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, TGID),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, htonl((uint32_t) self_tgid), 1, 0),
+                BPF_STMT(BPF_RET | BPF_K, 0xffffffff), /* keep */
+                BPF_STMT(BPF_RET | BPF_K, 0),          /* drop */
+        };
+        struct sock_fprog prog = { .len = ELEMENTSOF(code), .filter = code };
+
+        return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0 ? -errno : 0;
+}
+
 static int subscribe(int fd, bool listen) {
         /* nlmsghdr + cn_msg + the operation, laid out as the kernel reads it. */
         char buf[NLMSG_SPACE(sizeof(struct cn_msg) + sizeof(enum proc_cn_mcast_op))]
@@ -670,6 +703,7 @@ int exec_trail_open(struct broker *b) {
         t->fd = t->wake_fd = t->stop_fd = -1;
         t->uid_min = b->config.uid_min;
         t->uid_max = b->config.uid_max;
+        t->self_tgid = (int32_t) getpid();
         t->ns_per_tick = hz > 0 ? (uint64_t) (1000000000 / hz) : 10000000;
         pthread_mutex_init(&t->lock, NULL);
         t->map = calloc(PID_MAP_SIZE, sizeof(*t->map));
@@ -690,6 +724,9 @@ int exec_trail_open(struct broker *b) {
                 b->exec_trail = t;
                 return 0;
         }
+        /* Without the filter the reader sees more and ignores it. */
+        if ((r = attach_filter(t->fd, t->self_tgid)) < 0)
+                log_warning("exec trail: no socket filter (%s): every process event wakes its reader", strerror(-r));
         /* A burst of forks must not overrun the socket; what still
          * overruns is counted and reported (housekeeping). */
         if (setsockopt(t->fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
@@ -706,6 +743,8 @@ int exec_trail_open(struct broker *b) {
                 goto fail;
         }
         r = -pthread_create(&t->thread, NULL, reader, t);
+        if (r == 0) /* top -H, ps -L: which thread is which */
+                (void) pthread_setname_np(t->thread, "agentidd-exec");
         if (r < 0)
                 goto fail;
         t->thread_running = true;

@@ -28,17 +28,20 @@ struct uid_killer {
         unsigned long done; /* atomic */
 };
 
-/* This thread, as (SIGNAL_REAL_UID, uid, 0): kill(-1), then root again. */
+/* This thread, as (SIGNAL_REAL_UID, uid, 0): kill(-1), then effective
+ * root again. The thread keeps real uid SIGNAL_REAL_UID between kills
+ * (taken once, in run()): changing only the effective uid costs the kernel
+ * half as much as changing the real one too (no per-user accounting). */
 static int kill_as(uid_t uid) {
         int r = 0;
 
-        if (syscall(SYS_setresuid, (uid_t) SIGNAL_REAL_UID, uid, (uid_t) 0) < 0)
+        if (syscall(SYS_setresuid, (uid_t) -1, uid, (uid_t) -1) < 0)
                 return -errno;
         if (kill(-1, SIGKILL) < 0)
                 r = -errno;
         /* Cannot fail (0 is the saved uid); if it did, nothing the broker
          * did afterwards could be trusted. */
-        if (syscall(SYS_setresuid, (uid_t) 0, (uid_t) 0, (uid_t) 0) < 0)
+        if (syscall(SYS_setresuid, (uid_t) -1, (uid_t) 0, (uid_t) -1) < 0)
                 abort();
         return r;
 }
@@ -47,13 +50,20 @@ static void *run(void *userdata) {
         struct uid_killer *k = userdata;
         uid_t *batch = NULL;
         size_t n = 0, cap = 0;
-        /* Does it work here (CAP_SETUID, no filter in the way)? Nothing has
-         * the uid, so this kills nothing. On this thread, never on the
+        /* Real uid SIGNAL_REAL_UID for the thread's life; then does it work
+         * here (CAP_SETUID, no filter in the way)? Nothing has the uid, so
+         * the first kill kills nothing. On this thread, never on the
          * main one: the kernel's kill(-1) checks each process's main
          * thread, so a main thread holding real uid 65535 even for a moment
          * could be killed by another broker's killer (two brokers started
          * at once killed each other so). */
-        int probe = kill_as(SIGNAL_REAL_UID);
+        int probe;
+
+        (void) pthread_setname_np(pthread_self(), "agentidd-kill"); /* top -H, ps -L */
+        probe = syscall(SYS_setresuid, (uid_t) SIGNAL_REAL_UID, (uid_t) 0, (uid_t) 0) < 0 ? -errno : 0;
+
+        if (probe == 0)
+                probe = kill_as(SIGNAL_REAL_UID);
 
         pthread_mutex_lock(&k->lock);
         k->probed = true;

@@ -3,9 +3,9 @@
  *
  * The kernel's kill(-1, sig) reaches every process its caller may signal:
  * those whose real or saved uid is the caller's real or effective uid. A
- * thread of the broker that takes real uid 65535 (nobody's: the 16-bit
- * (uid_t) -1, which neither systemd nor Debian's adduser ever assigns) and
- * effective uid U, and keeps saved uid 0, kills every process of U with
+ * thread of the broker that holds real uid 65535 (nobody's: the 16-bit
+ * (uid_t) -1, which neither systemd nor Debian's adduser ever assigns),
+ * takes effective uid U, and keeps saved uid 0, kills every process of U with
  * one kill(-1, SIGKILL), and no fork slips past it (the kernel refuses to
  * finish a fork whose parent has a fatal signal pending). Meanwhile no
  * capability of it is effective (CAP_KILL would reach every process), and
@@ -17,9 +17,9 @@
  * real uid 65535, even for a moment, could be killed by another broker's
  * killer on the same host.
  *
- * It costs about 25 us of CPU per uid here (two credential changes and a
- * pass over the process list), so it runs on a thread of its own, not on
- * the loop. The cleaner's walk of /proc still follows (uid-cleanup.h): for
+ * It costs tens of microseconds of CPU per uid (two credential changes
+ * and a pass over the process list), so it runs on a thread of its own,
+ * not on the loop. The cleaner's walk of /proc still follows (uid-cleanup.h): for
  * processes that only act as the uid (effective uid alone) and to report
  * those that do not die. */
 #pragma once
