@@ -124,6 +124,21 @@ check "README: the example template, then agentctl run --template triage -- id" 
          systemctl reload-or-restart agentid &&
          agentctl run --template triage -- id | grep -q "(ag-triage-"'
 
+# --- an agent that ran outside a task: revoked, nothing of it left --------------
+check "revoke: agentctl status says ended uids' processes are killed at once (under the unit)" \
+        'agentctl status | grep -q "^ended uids: *processes killed at once"'
+check "revoke: the agent's processes, its files in the host's /tmp, /var/tmp, /dev/shm and its SysV IPC go" \
+        'name=$(agentctl --json mint --ttl 5m | jq -r .name); uid=$(id -u "$name")
+         setpriv --reuid=$uid --regid=$uid --clear-groups -- sh -c "echo x >/tmp/left.$uid; echo x >/var/tmp/left.$uid; echo x >/dev/shm/left.$uid; ipcmk -M 4096 >/dev/null; exec sleep 300" &
+         for i in $(seq 50); do [ -e /dev/shm/left.$uid ] && [ -n "$(awk -v u=$uid "\$8 == u" /proc/sysvipc/shm)" ] && break; sleep 0.1; done
+         agentctl revoke "$name" >/dev/null
+         for i in $(seq 50); do
+                 [ -z "$(ps -e -o ruid= | awk -v u=$uid "\$1 == u")" ] && [ ! -e /tmp/left.$uid ] && [ ! -e /var/tmp/left.$uid ] &&
+                         [ ! -e /dev/shm/left.$uid ] && [ -z "$(awk -v u=$uid "\$8 == u" /proc/sysvipc/shm)" ] && exit 0
+                 sleep 0.1
+         done
+         ls -la /tmp/left.$uid /var/tmp/left.$uid /dev/shm/left.$uid; cat /proc/sysvipc/shm; exit 1'
+
 # --- re-reading templates: running and idle ----------------------------------
 template() { # NAME [KEY=VALUE...]: a template file inside
         local t="[template]\nname = $1\ninvokers = root\napprovers = root\n" kv
