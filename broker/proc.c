@@ -81,6 +81,19 @@ struct pidfd_info_v0 {
 #define PIDFD_INFO_CREDS_ (1U << 1)
 #define PIDFD_GET_INFO_ _IOWR(0xFF, 11, struct pidfd_info_v0)
 
+int proc_pidfd_uids(int pidfd, unsigned long ids[3]) {
+        struct pidfd_info_v0 info = { .mask = PIDFD_INFO_CREDS_ };
+
+        if (ioctl(pidfd, PIDFD_GET_INFO_, &info) < 0)
+                return errno == ESRCH ? -ESRCH : -EOPNOTSUPP;
+        if (!(info.mask & PIDFD_INFO_CREDS_))
+                return -EOPNOTSUPP;
+        ids[0] = info.ruid;
+        ids[1] = info.euid;
+        ids[2] = info.suid;
+        return 0;
+}
+
 int64_t proc_real_uid_pidfd(int pidfd) {
         struct pidfd_info_v0 info = { .mask = PIDFD_INFO_CREDS_ };
 

@@ -27,6 +27,13 @@ int64_t proc_real_uid_pinned(pid_t pid, int pidfd);
  * older kernels (proc_real_uid_pinned then reads /proc). */
 int64_t proc_real_uid_pidfd(int pidfd);
 
+/* The real, effective and saved uid of the process pidfd refers to, from
+ * the kernel (PIDFD_GET_INFO, Linux 6.13): -ESRCH once it is reaped,
+ * -EOPNOTSUPP on older kernels. Three cheap system calls per process with
+ * pidfd_open and close, where /proc/PID/status has the kernel format some
+ * fifty lines (cleaners' walks, uid-cleanup.c). */
+int proc_pidfd_uids(int pidfd, unsigned long ids[3]);
+
 /* Call fn for every process but this one with its real, effective and saved
  * uid and whether it is a zombie, until fn returns true. A process that
  * vanishes meanwhile is skipped. Returns whether fn stopped the scan, or a

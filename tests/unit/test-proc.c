@@ -73,6 +73,40 @@ static void test_real_uid_not_effective(void **state) {
         close(pidfd);
 }
 
+/* All three uids from the kernel (the cleaners' walk): the child's real
+ * uid is CHILD_RUID, its effective and saved uid 0; a zombie still has
+ * them; a reaped process has none. */
+static void test_pidfd_uids(void **state) {
+        unsigned long ids[3] = { 1, 1, 1 };
+        int pidfd, release, r;
+        siginfo_t si;
+        pid_t pid;
+
+        (void) state;
+        if (geteuid() != 0)
+                skip();
+        pid = start_child(&pidfd, &release);
+        r = proc_pidfd_uids(pidfd, ids);
+        if (r == -EOPNOTSUPP) { /* before Linux 6.13: the walk reads /proc */
+                close(release);
+                assert_int_equal(waitpid(pid, NULL, 0), pid);
+                close(pidfd);
+                skip();
+        }
+        assert_int_equal(r, 0);
+        assert_int_equal(ids[0], CHILD_RUID);
+        assert_int_equal(ids[1], 0);
+        assert_int_equal(ids[2], 0);
+        close(release);
+        assert_int_equal(waitid(P_PID, (id_t) pid, &si, WEXITED | WNOWAIT), 0);
+        ids[0] = 0;
+        assert_int_equal(proc_pidfd_uids(pidfd, ids), 0);
+        assert_int_equal(ids[0], CHILD_RUID);
+        assert_int_equal(waitpid(pid, NULL, 0), pid);
+        assert_int_equal(proc_pidfd_uids(pidfd, ids), -ESRCH);
+        close(pidfd);
+}
+
 /* A zombie still has its credentials and its pid: it is still the peer. */
 static void test_zombie_still_answers(void **state) {
         int pidfd, release;
@@ -94,6 +128,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_real_uid_not_effective),
                 cmocka_unit_test(test_zombie_still_answers),
+                cmocka_unit_test(test_pidfd_uids),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
