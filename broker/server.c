@@ -363,6 +363,8 @@ int server_run(struct broker *b) {
                                 break;
                 }
                 b->in_turn = false;
+                /* Cleaners for what the turn ended, one per kind for all. */
+                uid_cleanup_attach(b);
                 /* One signature for the turn's revocations, not one per
                  * revocation; in the turn's transaction (it extends the
                  * signing key's lifetime), before any reply leaves. */

@@ -48,6 +48,12 @@ struct task {
         int wait_status;
         bool cleaner_started, cleaner_done;
         bool may_leave_namespace; /* its template lets the agent in by ssh */
+        /* Its PID namespace (direct runtime; /proc/<init>/ns/pid), read at
+         * start while the init surely lives: a cleaner started as it is
+         * killed knows its processes from others of the uid. */
+        bool pidns_known;
+        dev_t pidns_dev;
+        ino_t pidns_ino;
         bool unwatched; /* re-attached at start, before the event loop */
         unsigned leftovers; /* uid-cleanup.h LEFTOVER_* */
         enum task_end end;
@@ -186,6 +192,17 @@ int task_start(struct broker *b, struct conn *conn, const struct identity *i, co
         }
         snprintf(task->name, sizeof(task->name), "%s", i->name);
         snprintf(task->home, sizeof(task->home), "%s", i->home);
+        if (b->runtime.kind == RUNTIME_DIRECT && task->rt.pid > 0) {
+                /* Our child, not reaped before task_on_pidfd: its pid is its. */
+                char path[64];
+                struct stat st;
+                snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int) task->rt.pid);
+                if (stat(path, &st) == 0) {
+                        task->pidns_known = true;
+                        task->pidns_dev = st.st_dev;
+                        task->pidns_ino = st.st_ino;
+                }
+        }
         ev.data.ptr = &task->leader_watch;
         r = epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, task->rt.pidfd, &ev);
         ev.data.ptr = &task->start_watch;
@@ -249,10 +266,13 @@ static void task_maybe_finish(struct broker *b, struct task *t) {
                 return;
         teardown = monotonic_usec() - t->end_started_usec;
         describe_status(t, status, sizeof(status));
-        snprintf(detail, sizeof(detail), "task %s (%s); processes killed%s; home %s%s; teardown %" PRIu64 "us",
+        snprintf(detail, sizeof(detail), "task %s (%s); processes killed%s%s; home %s%s; teardown %" PRIu64 "us",
                  task_end_to_string(t->end), status, t->leftovers & LEFTOVER_PROCESSES ? " (some survived!)" : "",
+                 t->leftovers & RAN_OUTSIDE ? ", some outside the task (its files in /tmp & co. removed too)" : "",
                  t->leftovers & LEFTOVER_HOME ? "NOT fully removed" : "removed",
-                 t->leftovers & ~(unsigned) (LEFTOVER_PROCESSES | LEFTOVER_HOME) ? "; leftovers: uid quarantined" : "",
+                 t->leftovers & LEFTOVER_MASK & ~(unsigned) (LEFTOVER_PROCESSES | LEFTOVER_HOME)
+                         ? "; leftovers: uid quarantined"
+                         : "",
                  teardown);
         if (store_get(b->store, t->identity_id, &i) == 0 && record(b, NULL, EVENT_KILL, &i, detail) < 0)
                 log_error("task %s: could not record its end: %s", t->name, detail);
@@ -298,6 +318,14 @@ static void task_start_cleaner(struct broker *b, struct task *t) {
         if (t->cleaner_started)
                 return;
         t->cleaner_started = true;
+        /* Started as its namespace is killed (task_begin_end): it waits
+         * for the namespace's init before the home. */
+        if (!t->leader_reaped && t->pidns_known && t->rt.pidfd >= 0) {
+                job.pidns_dying = true;
+                job.pidns_init_pidfd = t->rt.pidfd;
+                job.pidns_dev = t->pidns_dev;
+                job.pidns_ino = t->pidns_ino;
+        }
         snprintf(job.agent, sizeof(job.agent), "%s", t->name);
         snprintf(job.home, sizeof(job.home), "%s", t->home);
         uid_cleanup_start(b, &job, 1);
@@ -327,6 +355,10 @@ static void task_begin_end(struct broker *b, struct task *t, enum task_end why, 
                 task_start_cleaner(b, t);
         else if (runtime_kill(&b->runtime, &t->rt) < 0)
                 log_error("task %s: cannot kill it: %s", t->name, strerror(errno));
+        else if (t->pidns_known)
+                /* Its walk of /proc runs while the namespace dies, not
+                 * after (the cleaner waits for the init before the home). */
+                task_start_cleaner(b, t);
         /* Its pidfd tells when everything is gone (task_on_pidfd). */
 }
 
@@ -490,6 +522,17 @@ static int reattach(struct broker *b, const struct identity *i) {
         task_set_hooks(b);
         snprintf(task->name, sizeof(task->name), "%s", i->name);
         snprintf(task->home, sizeof(task->home), "%s", i->home);
+        if (b->runtime.kind == RUNTIME_DIRECT && task->rt.pid > 0) {
+                /* Our child, not reaped before task_on_pidfd: its pid is its. */
+                char path[64];
+                struct stat st;
+                snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int) task->rt.pid);
+                if (stat(path, &st) == 0) {
+                        task->pidns_known = true;
+                        task->pidns_dev = st.st_dev;
+                        task->pidns_ino = st.st_ino;
+                }
+        }
         task->next = b->tasks;
         if (b->tasks)
                 b->tasks->prev = task;

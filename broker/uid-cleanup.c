@@ -140,11 +140,13 @@ static size_t uid_hit(const uid_t *uids, size_t n, const unsigned long ids[3]) {
 
 /* One pass over /proc: SIGKILL every process whose real, effective or
  * saved uid is one of uids[] (through a pidfd, checked to still be that
- * process), counting in found[] (may be NULL) those that may still run:
- * not those whose every thread is past the point of no return (a zombie,
- * or a single remaining thread in exit). A zombie leader whose other
- * threads live (it called pthread_exit) is killed and counted. Returns
- * the total.
+ * process), counting in running[] (may be NULL) those that may still run
+ * after it: not those whose every thread is past the point of no return
+ * (a zombie, or a single remaining thread in exit). A zombie leader whose
+ * other threads live (it called pthread_exit) is killed and counted.
+ * seen[] (may be NULL) counts every such process found alive before its
+ * SIGKILL, whatever the SIGKILL did by the time it is looked at again (it
+ * ran as the uid: its files may be anywhere). Returns the running total.
  *
  * Each process is pinned first (pidfd_open) and its uids asked of the
  * kernel (PIDFD_GET_INFO): a few microseconds, where reading its
@@ -152,7 +154,17 @@ static size_t uid_hit(const uid_t *uids, size_t n, const unsigned long ids[3]) {
  * walk costs that times the host's processes, and a task's end waits for
  * one). /proc/PID/status is read only for the processes that match, or
  * for all on kernels before 6.13. */
-static int kill_pass(const uid_t *uids, size_t n, int *found) {
+/* Is /proc/<pid> in the PID namespace dev/ino? (Not when its namespace
+ * cannot be read: a zombie's, or one in exit.) */
+static bool in_pidns(int proc_fd, const char *pid, dev_t dev, ino_t ino) {
+        char path[300];
+        struct stat st;
+
+        snprintf(path, sizeof(path), "%s/ns/pid", pid);
+        return fstatat(proc_fd, path, &st, 0) == 0 && st.st_dev == dev && st.st_ino == ino;
+}
+
+static int kill_pass(const uid_t *uids, size_t n, int *running, int *seen, const struct uid_cleanup *jobs) {
         DIR *d = opendir("/proc");
         struct dirent *de;
         int total = 0;
@@ -186,6 +198,12 @@ static int kill_pass(const uid_t *uids, size_t n, int *found) {
                 hit = uid_hit(uids, n, ids);
                 if (hit == n)
                         continue;
+                /* Inside a task's namespace that is being killed: the
+                 * kernel ends it with its init, and it is no sign of the
+                 * uid having run outside the task. */
+                if (jobs && jobs[hit].pidns_dying &&
+                    in_pidns(dirfd(d), de->d_name, jobs[hit].pidns_dev, jobs[hit].pidns_ino))
+                        continue;
                 /* Pin the process, then make sure the pid was not reused
                  * for another between the read and the pin. */
                 pidfd = pidfd_open((pid_t) atoi(de->d_name), 0);
@@ -194,10 +212,12 @@ static int kill_pass(const uid_t *uids, size_t n, int *found) {
                 if (read_proc_ids(dirfd(d), de->d_name, ids, &zombie, &threads) == 0 &&
                     (ids[0] == uids[hit] || ids[1] == uids[hit] || ids[2] == uids[hit])) {
                         (void) pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+                        if (seen)
+                                seen[hit]++;
                         if (threads > 1 || !(zombie || leader_exiting(dirfd(d), de->d_name))) {
                                 total++;
-                                if (found)
-                                        found[hit]++;
+                                if (running)
+                                        running[hit]++;
                         }
                 }
                 close(pidfd);
@@ -207,7 +227,8 @@ static int kill_pass(const uid_t *uids, size_t n, int *found) {
 }
 
 int uid_kill_pass(uid_t uid) {
-        return kill_pass(&uid, 1, NULL);
+        int seen = 0, r = kill_pass(&uid, 1, NULL, &seen, NULL);
+        return r < 0 ? r : seen;
 }
 
 /* ---- files -------------------------------------------------------------- */
@@ -395,10 +416,10 @@ static int ipc_remove_owned(const struct uid_cleanup *jobs, size_t n, unsigned *
 static void clean(struct uid_cleanup *jobs, size_t n, unsigned *leftovers) {
         uint64_t deadline = monotonic_ms() + CLEANER_KILL_DEADLINE_MS;
         uid_t *uids = calloc(n, sizeof(uid_t));
-        int *found = calloc(n, sizeof(int));
+        int *found = calloc(n, sizeof(int)), *seen = calloc(n, sizeof(int));
         int total;
 
-        if (!uids || !found) {
+        if (!uids || !found || !seen) {
                 for (size_t k = 0; k < n; k++)
                         leftovers[k] |= LEFTOVER_UNKNOWN;
                 goto out;
@@ -410,17 +431,28 @@ static void clean(struct uid_cleanup *jobs, size_t n, unsigned *leftovers) {
          * one walk of /proc per pass for all of them. */
         for (;;) {
                 memset(found, 0, n * sizeof(int));
-                total = kill_pass(uids, n, found);
-                for (size_t k = 0; k < n; k++)
-                        if (found[k])
-                                jobs[k].sweep_shared = true; /* it ran outside a task: look everywhere */
+                total = kill_pass(uids, n, found, seen, jobs);
                 if (total == 0 || monotonic_ms() >= deadline)
                         break;
                 usleep(1000);
         }
         for (size_t k = 0; k < n; k++) {
+                if (seen[k]) {
+                        jobs[k].sweep_shared = true; /* it ran outside a task: look everywhere */
+                        leftovers[k] |= RAN_OUTSIDE;
+                }
                 if (total < 0 || found[k])
                         leftovers[k] |= LEFTOVER_PROCESSES;
+                /* A task's home only once its namespace is empty (it still
+                 * writes there while it dies). */
+                if (jobs[k].pidns_dying) {
+                        struct pollfd gone = { .fd = jobs[k].pidns_init_pidfd, .events = POLLIN };
+                        int64_t left = (int64_t) (deadline - monotonic_ms());
+                        if (poll(&gone, 1, left > 0 ? (int) left : 0) != 1) {
+                                leftovers[k] |= LEFTOVER_PROCESSES | LEFTOVER_HOME;
+                                continue;
+                        }
+                }
                 if (jobs[k].home[0] && remove_home(jobs[k].home, jobs[k].uid) < 0)
                         leftovers[k] |= LEFTOVER_HOME;
         }
@@ -431,6 +463,7 @@ static void clean(struct uid_cleanup *jobs, size_t n, unsigned *leftovers) {
 out:
         free(uids);
         free(found);
+        free(seen);
 }
 
 static _Noreturn void cleaner_main(struct uid_cleanup *jobs, size_t n, int result_fd, int broker_pidfd) {
@@ -475,7 +508,7 @@ static void quarantine(struct broker *b, const struct uid_cleanup *job, unsigned
 }
 
 static void finish_job(struct broker *b, const struct uid_cleanup *job, unsigned leftovers) {
-        if (leftovers)
+        if (leftovers & LEFTOVER_MASK)
                 quarantine(b, job, leftovers);
         if (job->done)
                 job->done(b, job->userdata, leftovers);
@@ -701,7 +734,10 @@ void uid_cleanup_start(struct broker *b, const struct uid_cleanup *jobs, size_t 
                         b->n_cleanup_pending_waited += lane == 1 && jobs[k].done;
                 }
         }
-        maybe_spawn(b);
+        /* During a turn, at its end (uid_cleanup_attach): what the turn
+         * ends goes to one cleaner, not one each (32 expiries at once). */
+        if (!b->in_turn)
+                maybe_spawn(b);
 }
 
 void uid_cleanup_attach(struct broker *b) {

@@ -26,6 +26,11 @@ enum {
         LEFTOVER_FILES = 1 << 2, /* in the shared temporary directories */
         LEFTOVER_IPC = 1 << 3,
         LEFTOVER_UNKNOWN = 1 << 4, /* the cleaner died before reporting */
+        LEFTOVER_MASK = 0xff,
+        /* Not a leftover (it does not quarantine): processes of the uid ran
+         * outside its task (or, for an identity without one, at all) and
+         * were killed; the shared directories were walked for its files. */
+        RAN_OUTSIDE = 1 << 8,
 };
 
 struct uid_cleanup {
@@ -35,6 +40,17 @@ struct uid_cleanup {
         /* Also look through /tmp, /var/tmp, /dev/shm, /dev/mqueue: for a uid
          * that ran outside a task's private ones (costs a walk of them). */
         bool sweep_shared;
+        /* A direct-runtime task whose PID namespace is being killed as the
+         * job is queued: the cleaner starts at once instead of after the
+         * namespace's death. Its processes in that namespace (pidns_dev and
+         * pidns_ino, of /proc/PID/ns/pid) die with it: not killed or
+         * counted by the cleaner, whose walk looks for the uid's processes
+         * outside; the home is removed once pidns_init_pidfd (the
+         * namespace's init, inherited by the cleaner) says all are gone. */
+        bool pidns_dying;
+        int pidns_init_pidfd;
+        dev_t pidns_dev;
+        ino_t pidns_ino;
         /* Told when the cleaner is done (task teardown waits for it). */
         void (*done)(struct broker *b, void *userdata, unsigned leftovers);
         void *userdata;
