@@ -522,17 +522,6 @@ static int reattach(struct broker *b, const struct identity *i) {
         task_set_hooks(b);
         snprintf(task->name, sizeof(task->name), "%s", i->name);
         snprintf(task->home, sizeof(task->home), "%s", i->home);
-        if (b->runtime.kind == RUNTIME_DIRECT && task->rt.pid > 0) {
-                /* Our child, not reaped before task_on_pidfd: its pid is its. */
-                char path[64];
-                struct stat st;
-                snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int) task->rt.pid);
-                if (stat(path, &st) == 0) {
-                        task->pidns_known = true;
-                        task->pidns_dev = st.st_dev;
-                        task->pidns_ino = st.st_ino;
-                }
-        }
         task->next = b->tasks;
         if (b->tasks)
                 b->tasks->prev = task;
