@@ -627,8 +627,8 @@ static void cleaner_finish(struct broker *b, struct cleaner *c) {
                         b->n_cleaners--;
                         b->n_sweepers -= c->sweeps;
                         if (c->sweeps) {
-                                uint64_t now = monotonic_ms(), took = now - c->started_ms;
-                                b->sweep_next_ms = now + (SWEEP_GAP_FACTOR * took > SWEEP_GAP_MIN_MS ? SWEEP_GAP_FACTOR * took : SWEEP_GAP_MIN_MS);
+                                uint64_t now = monotonic_ms(), gap = SWEEP_GAP_FACTOR * (now - c->started_ms);
+                                b->sweep_next_ms = now + (gap > SWEEP_GAP_MIN_MS ? gap : SWEEP_GAP_MIN_MS);
                         }
                         break;
                 }

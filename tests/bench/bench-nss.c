@@ -365,7 +365,8 @@ int main(int argc, char **argv) {
         const char *agentid_only = "passwd: agentid\ngroup: agentid\n";
 
         if (argc < 2) {
-                fprintf(stderr, "usage: bench-nss PATH/libnss_agentid.so.2 [max agents] [PATH/libnss_benchfloor.so.2]\n");
+                fprintf(stderr,
+                        "usage: bench-nss PATH/libnss_agentid.so.2 [max agents] [PATH/libnss_benchfloor.so.2]\n");
                 return 2;
         }
         if (geteuid() != 0) {
