@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "agentid/nss-cache.h"
+#include "allocator.h"
 #include "broker.h"
 #include "discovery.h"
 #include "events.h"
@@ -299,7 +300,8 @@ int main(int argc, char **argv) {
         }
         log_info("task runtime: %s", runtime_name(&b.runtime));
         /* How ended uids' processes are killed (before the catch-up below). */
-        uid_killer_start(b.config.uid_min, b.config.uid_max, &b.uid_killer);
+        uid_killer_start(b.config.uid_min, b.config.uid_max,
+                         allocator_id_is_local(&b.allocator, UID_KILLER_REAL_UID), &b.uid_killer);
         /* Catch up: identities that expired while we were down go now. */
         r = broker_load_live(&b);
         if (r < 0) {

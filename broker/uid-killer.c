@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -13,7 +12,7 @@
 #include "log.h"
 #include "proc.h"
 
-#define SIGNAL_REAL_UID 65535
+#define SIGNAL_REAL_UID UID_KILLER_REAL_UID
 
 struct uid_killer {
         pthread_t thread;
@@ -49,7 +48,7 @@ static int kill_as(uid_t uid) {
 static void *run(void *userdata) {
         struct uid_killer *k = userdata;
         uid_t *batch = NULL;
-        size_t n = 0, cap = 0;
+        size_t n = 0;
         /* Real uid SIGNAL_REAL_UID for the thread's life; then does it work
          * here (CAP_SETUID, no filter in the way)? Nothing has the uid, so
          * the first kill kills nothing. On this thread, never on the
@@ -82,7 +81,7 @@ static void *run(void *userdata) {
                         break;
                 }
                 /* Take the whole queue; the loop refills a fresh one. */
-                batch = k->queue, n = k->n, cap = k->cap;
+                batch = k->queue, n = k->n;
                 k->queue = NULL, k->n = k->cap = 0;
                 pthread_mutex_unlock(&k->lock);
 
@@ -97,7 +96,6 @@ static void *run(void *userdata) {
                 }
                 __atomic_add_fetch(&k->done, n, __ATOMIC_RELEASE);
                 free(batch);
-                (void) cap;
         }
         return NULL;
 }
@@ -108,23 +106,7 @@ static bool signal_uid_in_use(void *userdata, const unsigned long ids[3], bool z
         return ids[0] == SIGNAL_REAL_UID || ids[1] == SIGNAL_REAL_UID || ids[2] == SIGNAL_REAL_UID;
 }
 
-static bool signal_uid_has_account(void) {
-        FILE *f = fopen("/etc/passwd", "re");
-        char line[1024];
-        bool found = false;
-
-        if (!f)
-                return errno != ENOENT;
-        while (!found && fgets(line, sizeof(line), f)) {
-                const char *p = strchr(line, ':');
-                found = p && (p = strchr(p + 1, ':')) && p[1] >= '0' && p[1] <= '9' &&
-                        strtoul(p + 1, NULL, 10) == SIGNAL_REAL_UID;
-        }
-        fclose(f);
-        return found;
-}
-
-void uid_killer_start(uid_t uid_min, uid_t uid_max, struct uid_killer **ret) {
+void uid_killer_start(uid_t uid_min, uid_t uid_max, bool uid_is_an_account, struct uid_killer **ret) {
         struct uid_killer *k = NULL;
         const char *why = NULL;
         sigset_t all, old;
@@ -135,8 +117,8 @@ void uid_killer_start(uid_t uid_min, uid_t uid_max, struct uid_killer **ret) {
                 why = "the broker does not run as root";
         else if (uid_min <= SIGNAL_REAL_UID && SIGNAL_REAL_UID <= uid_max)
                 why = "the agent uid range holds uid 65535";
-        else if (signal_uid_has_account())
-                why = "/etc/passwd gives uid 65535 to an account";
+        else if (uid_is_an_account)
+                why = "/etc/passwd or /etc/group gives id 65535 to an account or group";
         else if (proc_scan(signal_uid_in_use, NULL) != 0)
                 why = "a process runs as uid 65535, or /proc cannot be read";
         else if (!(k = calloc(1, sizeof(*k))))

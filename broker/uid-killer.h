@@ -30,11 +30,15 @@
 struct broker;
 struct uid_killer;
 
+/* The real uid the killing thread holds: the 16-bit (uid_t) -1. */
+#define UID_KILLER_REAL_UID 65535
+
 /* At start: can this broker kill this way (root, uid 65535 nobody's
- * account, outside the agent range, no process running as it)? Starts
+ * account, uid_is_an_account false: the caller looked in /etc/passwd and
+ * /etc/group; outside the agent range, no process running as it)? Starts
  * the thread if so; says in the log why not otherwise (then *ret is NULL
  * and the cleaners' walks of /proc are the only kill). */
-void uid_killer_start(uid_t uid_min, uid_t uid_max, struct uid_killer **ret);
+void uid_killer_start(uid_t uid_min, uid_t uid_max, bool uid_is_an_account, struct uid_killer **ret);
 
 /* SIGKILL every process whose real or saved uid is uid, as soon as the
  * thread gets to it (microseconds); never blocks on it. false when it
