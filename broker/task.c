@@ -56,6 +56,7 @@ struct task {
         ino_t pidns_ino;
         bool unwatched; /* re-attached at start, before the event loop */
         unsigned leftovers; /* uid-cleanup.h LEFTOVER_* */
+        unsigned early_leftovers; /* of an early cleaner that gave up (PIDNS_STILL_ALIVE) */
         enum task_end end;
         uint64_t end_started_usec; /* CLOCK_MONOTONIC */
         struct conn *conn;
@@ -290,13 +291,25 @@ static void task_maybe_finish(struct broker *b, struct task *t) {
         task_free(b, t);
 }
 
+static void task_start_cleaner(struct broker *b, struct task *t);
+
 static void task_cleaner_done(struct broker *b, void *userdata, unsigned leftovers) {
         int64_t id = (int64_t) (intptr_t) userdata;
 
         for (struct task *t = b->tasks; t; t = t->next)
                 if (t->identity_id == id && t->cleaner_started && !t->cleaner_done) {
+                        if (leftovers & PIDNS_STILL_ALIVE) {
+                                /* The early cleaner gave up waiting for the
+                                 * namespace: an ordinary one, once it is dead
+                                 * (task_on_pidfd), or now if it is by now. */
+                                t->early_leftovers = leftovers & ~(unsigned) PIDNS_STILL_ALIVE;
+                                t->cleaner_started = false;
+                                if (t->leader_reaped)
+                                        task_start_cleaner(b, t);
+                                return;
+                        }
                         t->cleaner_done = true;
-                        t->leftovers = leftovers;
+                        t->leftovers = leftovers | t->early_leftovers;
                         task_maybe_finish(b, t);
                         return;
                 }

@@ -449,7 +449,7 @@ static void clean(struct uid_cleanup *jobs, size_t n, unsigned *leftovers) {
                         struct pollfd gone = { .fd = jobs[k].pidns_init_pidfd, .events = POLLIN };
                         int64_t left = (int64_t) (deadline - monotonic_ms());
                         if (poll(&gone, 1, left > 0 ? (int) left : 0) != 1) {
-                                leftovers[k] |= LEFTOVER_PROCESSES | LEFTOVER_HOME;
+                                leftovers[k] |= PIDNS_STILL_ALIVE;
                                 continue;
                         }
                 }

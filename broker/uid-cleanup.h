@@ -31,6 +31,11 @@ enum {
          * outside its task (or, for an identity without one, at all) and
          * were killed; the shared directories were walked for its files. */
         RAN_OUTSIDE = 1 << 8,
+        /* Not a leftover either: a job with pidns_dying whose namespace
+         * outlived the cleaner's deadline (a process stuck in the kernel).
+         * Its home was not touched; the task starts an ordinary cleaner once
+         * the namespace is dead, as it did before the early one. */
+        PIDNS_STILL_ALIVE = 1 << 9,
 };
 
 struct uid_cleanup {
